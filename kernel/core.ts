@@ -1,0 +1,578 @@
+/**
+ * The pure core of a node: `step(input)` changes the state and collects
+ * effects (persist, send, commit, replies) that {@linkcode RaftCore.takeReady}
+ * hands to the driver. No I/O, no real clock, no `Math.random`: time arrives
+ * with each input and randomness from an injected source.
+ *
+ * The rules every role shares run here before the role's behavior sees a
+ * message (§5.1): a newer term turns the node into a follower of that term,
+ * a stale message is answered with the current term or dropped.
+ *
+ * @example
+ * ```ts
+ * import { RaftCore } from "./core.ts";
+ * import { defaultBehaviors } from "../behaviors/defaults.ts";
+ * const core = new RaftCore({ id: "a", voters: ["a"], behaviors: defaultBehaviors() });
+ * core.step({ type: "tick" }, 1000);
+ * console.log(core.role); // "Candidate" (a single voter elects itself)
+ * ```
+ * @module
+ */
+import type {
+  Behavior,
+  BehaviorContext,
+  ClientRequest,
+  CoreConfig,
+  Outgoing,
+  TransferState,
+} from "./behavior.ts";
+import {
+  ConfigError,
+  NotLeaderError,
+  type RaftError,
+  TransferFailedError,
+} from "./errors.ts";
+import { type AcceptResult, RaftLog } from "./log.ts";
+import { type Message, MESSAGE_VERSION } from "./messages.ts";
+import { type RandomSource, systemRandom } from "./random.ts";
+import type { BehaviorRegistry } from "./registry.ts";
+import type { HardState, Json, LogEntry, NodeId } from "./types.ts";
+
+/** What the core is told. */
+export type CoreInput =
+  | { readonly type: "message"; readonly message: Message }
+  | { readonly type: "tick" }
+  | { readonly type: "client"; readonly request: ClientRequest }
+  | {
+    readonly type: "persisted";
+    readonly index: number;
+    readonly term: number;
+  };
+
+/** A role switch, as reported to the driver. */
+export interface RoleChange {
+  readonly from: string;
+  readonly to: string;
+  readonly term: number;
+}
+
+/** The effects of the inputs since the last {@linkcode RaftCore.takeReady}. */
+export interface Ready {
+  /** Hard state to persist before `messages` leave, or `null`. */
+  readonly hardState: HardState | null;
+  /** Entries to persist (replacing any stored suffix from the first one). */
+  readonly entries: LogEntry[];
+  /** Leader appends: may leave before the leader's own write (thesis §10.2.1). */
+  readonly eagerMessages: Message[];
+  /** Messages that leave only after the persist above completes. */
+  readonly messages: Message[];
+  /** Commit index now; apply up to `min(commitIndex, stableIndex)`. */
+  readonly commitIndex: number;
+  /** Proposals now in the log at (index, term). */
+  readonly accepted: { requestId: number; index: number; term: number }[];
+  /** Reads that may be served once `index` is applied. */
+  readonly reads: { requestId: number; index: number }[];
+  /** Requests that failed. */
+  readonly failures: { requestId: number; error: RaftError }[];
+  /** Leadership transfers that completed. */
+  readonly transfersDone: number[];
+  /** Role switches in order. */
+  readonly roleChanges: RoleChange[];
+}
+
+/** Options of {@linkcode RaftCore}. */
+export interface CoreOptions {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Voting members (may include `id`). */
+  readonly voters: readonly NodeId[];
+  /** Non-voting members. */
+  readonly nonVoters?: readonly NodeId[];
+  /** The role plugins (validated here). */
+  readonly behaviors: BehaviorRegistry;
+  /** Settings; defaults fill what is missing. */
+  readonly config?: Partial<CoreConfig>;
+  /** Randomness for election timeouts. */
+  readonly random?: RandomSource;
+  /** Recovered hard state. */
+  readonly hardState?: HardState;
+  /** Recovered log. */
+  readonly log?: RaftLog;
+  /** Time at creation, in milliseconds. */
+  readonly now?: number;
+}
+
+/** Default settings (150 ms election timeout, 50 ms heartbeat). */
+export const DEFAULT_CONFIG: CoreConfig = {
+  electionTimeoutMs: 150,
+  heartbeatMs: 50,
+  isolationWindowMs: 150,
+  transferTimeoutMs: 300,
+  preVote: true,
+  maxEntriesPerAppend: 1024,
+  maxInflightAppends: 64,
+};
+
+function emptyReady(commitIndex: number): Ready {
+  return {
+    hardState: null,
+    entries: [],
+    eagerMessages: [],
+    messages: [],
+    commitIndex,
+    accepted: [],
+    reads: [],
+    failures: [],
+    transfersDone: [],
+    roleChanges: [],
+  };
+}
+
+/**
+ * One node's protocol state and the kernel rules around its behaviors.
+ *
+ * @example
+ * ```ts
+ * import { RaftCore } from "./core.ts";
+ * import { defaultBehaviors } from "../behaviors/defaults.ts";
+ * const core = new RaftCore({ id: "a", voters: ["a", "b", "c"], behaviors: defaultBehaviors() });
+ * console.log(core.role, core.term); // "Follower" 0
+ * ```
+ */
+export class RaftCore {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Settings in force. */
+  readonly config: CoreConfig;
+  /** The in-memory log. */
+  readonly log: RaftLog;
+  readonly #voters: NodeId[];
+  readonly #nonVoters: NodeId[];
+  readonly #peers: NodeId[];
+  readonly #members: Set<NodeId>;
+  readonly #registry: BehaviorRegistry;
+  readonly #random: RandomSource;
+  #term: number;
+  #votedFor: NodeId | null;
+  #leaderId: NodeId | null = null;
+  #leaderContactAt = -Infinity;
+  #commitIndex: number;
+  #now: number;
+  #behavior!: Behavior;
+  #state: unknown;
+  #transitioning = false;
+  #deferred: { role: string; handover: unknown } | null = null;
+  #transfer: TransferState | null = null;
+  #hardStateDirty = false;
+  #ready: Ready;
+  #readyEmpty = true;
+  readonly #ctx: BehaviorContext;
+
+  /** Creates a core in the Follower role. */
+  constructor(options: CoreOptions) {
+    this.id = options.id;
+    this.#voters = [...new Set(options.voters)];
+    this.#nonVoters = [...new Set(options.nonVoters ?? [])];
+    this.#members = new Set([...this.#voters, ...this.#nonVoters]);
+    if (!this.#members.has(this.id)) {
+      throw new ConfigError(
+        `Cannot create node ${this.id} as it is neither a voter nor a non-voter`,
+      );
+    }
+    if (this.#voters.some((id) => this.#nonVoters.includes(id))) {
+      throw new ConfigError(
+        "Cannot create the node as a member is listed as both voter and non-voter",
+      );
+    }
+    if (this.#voters.length === 0) {
+      throw new ConfigError("Cannot create the node as voters is empty");
+    }
+    this.#peers = [...this.#members].filter((id) => id !== this.id);
+    const given = Object.entries(options.config ?? {}).filter(([, value]) =>
+      value !== undefined
+    );
+    this.config = { ...DEFAULT_CONFIG, ...Object.fromEntries(given) };
+    this.#registry = options.behaviors;
+    this.#registry.freeze();
+    this.#random = options.random ?? systemRandom;
+    this.#term = options.hardState?.term ?? 0;
+    this.#votedFor = options.hardState?.votedFor ?? null;
+    this.log = options.log ?? new RaftLog();
+    this.#commitIndex = this.log.snapshotIndex;
+    this.#now = options.now ?? 0;
+    this.#ready = emptyReady(this.#commitIndex);
+    this.#ctx = this.#makeContext();
+    this.#behavior = this.#plugin("Follower");
+    this.#transitioning = true;
+    this.#state = this.#behavior.enter?.(this.#ctx, undefined);
+    this.#transitioning = false;
+    this.#runDeferred();
+  }
+
+  /** Current role name. */
+  get role(): string {
+    return this.#behavior.name;
+  }
+  /** Current term. */
+  get term(): number {
+    return this.#term;
+  }
+  /** Vote in the current term. */
+  get votedFor(): NodeId | null {
+    return this.#votedFor;
+  }
+  /** Leader of the current term, if known. */
+  get leaderId(): NodeId | null {
+    return this.#leaderId;
+  }
+  /** Highest index known committed. */
+  get commitIndex(): number {
+    return this.#commitIndex;
+  }
+  /** Voting members. */
+  get voters(): readonly NodeId[] {
+    return this.#voters;
+  }
+  /** Non-voting members. */
+  get nonVoters(): readonly NodeId[] {
+    return this.#nonVoters;
+  }
+  /** The role's own state (for tests and tools; treat as read-only). */
+  get roleState(): unknown {
+    return this.#state;
+  }
+  /** The transfer in progress, if any. */
+  get transfer(): TransferState | null {
+    return this.#transfer;
+  }
+
+  /** Feeds one input at time `now` (milliseconds). */
+  step(input: CoreInput, now: number): void {
+    if (now > this.#now) this.#now = now;
+    switch (input.type) {
+      case "message":
+        this.#receive(input.message);
+        break;
+      case "tick":
+        this.#behavior.onTick(this.#ctx, this.#state);
+        break;
+      case "client":
+        this.#clientRequest(input.request);
+        break;
+      case "persisted":
+        this.log.markStable(input.index, input.term);
+        break;
+    }
+    this.#checkTransfer();
+  }
+
+  /** Ends a batch of inputs: lets the role batch its sends. */
+  flush(): void {
+    this.#behavior.onFlush?.(this.#ctx, this.#state);
+    this.#checkTransfer();
+  }
+
+  /** Whether effects are waiting in the ready. */
+  get hasReady(): boolean {
+    return !this.#readyEmpty || this.#hardStateDirty ||
+      this.#ready.commitIndex !== this.#commitIndex;
+  }
+
+  /** Takes the collected effects and starts a new collection. */
+  takeReady(): Ready {
+    const ready: Ready = {
+      ...this.#ready,
+      hardState: this.#hardStateDirty
+        ? { term: this.#term, votedFor: this.#votedFor }
+        : null,
+      commitIndex: this.#commitIndex,
+    };
+    this.#hardStateDirty = false;
+    this.#ready = emptyReady(this.#commitIndex);
+    this.#readyEmpty = true;
+    return ready;
+  }
+
+  /** Fails the transfer in progress because the node stops. */
+  stopTransfer(): void {
+    if (this.#transfer) {
+      this.#endTransfer(
+        new TransferFailedError(this.#transfer.target, "stopped"),
+      );
+    }
+  }
+
+  #plugin(name: string): Behavior {
+    const plugin = this.#registry.get(name);
+    if (!plugin) {
+      throw new ConfigError(
+        `Cannot switch to role "${name}" as no behavior by that name is registered`,
+      );
+    }
+    return plugin;
+  }
+
+  #receive(message: Message): void {
+    if (message.to !== this.id || !this.#members.has(message.from)) return;
+    if (message.term > this.#term) {
+      const keepsTerm = (message.type === "vote" && message.preVote) ||
+        (message.type === "voteReply" && message.preVote && message.granted);
+      if (!keepsTerm) {
+        if (
+          message.type === "vote" && !message.transfer && this.#inLease()
+        ) return;
+        this.#setTerm(message.term);
+        if (message.type === "append") this.#leaderId = message.from;
+        if (this.#behavior.name !== "Follower") this.#become("Follower");
+      }
+    } else if (message.term < this.#term) {
+      this.#answerStale(message);
+      return;
+    }
+    if (
+      message.type === "append" && message.term === this.#term
+    ) this.#leaderContactAt = this.#now;
+    this.#behavior.onMessage(this.#ctx, message, this.#state);
+  }
+
+  /** A stale sender learns the current term from the answer (§5.1). */
+  #answerStale(message: Message): void {
+    if (message.type === "append") {
+      this.#send({
+        type: "appendReply",
+        to: message.from,
+        success: false,
+        matchIndex: 0,
+        rejectedIndex: message.prevLogIndex,
+        hintIndex: 0,
+        hintTerm: 0,
+        seq: message.seq,
+      });
+    } else if (message.type === "vote") {
+      this.#send({
+        type: "voteReply",
+        to: message.from,
+        granted: false,
+        preVote: message.preVote,
+      });
+    }
+  }
+
+  #clientRequest(request: ClientRequest): void {
+    if (this.#behavior.onClientRequest) {
+      this.#behavior.onClientRequest(this.#ctx, request, this.#state);
+      return;
+    }
+    this.#reject(request.id, new NotLeaderError(this.#leaderId));
+  }
+
+  #inLease(): boolean {
+    if (this.#behavior.name === "Leader") return true;
+    return this.#leaderId !== null && this.#leaderId !== this.id &&
+      this.#now - this.#leaderContactAt < this.config.electionTimeoutMs;
+  }
+
+  #checkTransfer(): void {
+    const transfer = this.#transfer;
+    if (!transfer) return;
+    if (this.#term > transfer.term && this.#leaderId !== null) {
+      if (this.#leaderId === transfer.target) this.#endTransfer();
+      else {
+        this.#endTransfer(
+          new TransferFailedError(
+            transfer.target,
+            "superseded",
+            `${this.#leaderId} became leader`,
+          ),
+        );
+      }
+    } else if (this.#now >= transfer.deadline) {
+      this.#endTransfer(new TransferFailedError(transfer.target, "timeout"));
+    }
+  }
+
+  #endTransfer(error?: RaftError): void {
+    const transfer = this.#transfer;
+    if (!transfer) return;
+    this.#transfer = null;
+    this.#readyEmpty = false;
+    if (error) {
+      this.#ready.failures.push({ requestId: transfer.requestId, error });
+    } else this.#ready.transfersDone.push(transfer.requestId);
+  }
+
+  #setTerm(term: number): void {
+    this.#term = term;
+    this.#votedFor = null;
+    this.#leaderId = null;
+    this.#hardStateDirty = true;
+  }
+
+  #become(role: string, handover?: unknown): void {
+    if (this.#transitioning) {
+      this.#deferred = { role, handover };
+      return;
+    }
+    const next = this.#plugin(role);
+    const from = this.#behavior.name;
+    this.#transitioning = true;
+    try {
+      const out = this.#behavior.exit?.(this.#ctx, this.#state, role);
+      this.#behavior = next;
+      this.#state = undefined;
+      this.#state = next.enter?.(
+        this.#ctx,
+        handover === undefined ? out : handover,
+      );
+    } finally {
+      this.#transitioning = false;
+    }
+    this.#readyEmpty = false;
+    this.#ready.roleChanges.push({ from, to: role, term: this.#term });
+    this.#runDeferred();
+  }
+
+  #runDeferred(): void {
+    const deferred = this.#deferred;
+    if (deferred) {
+      this.#deferred = null;
+      this.#become(deferred.role, deferred.handover);
+    }
+  }
+
+  #send(out: Outgoing): void {
+    const message = {
+      ...out,
+      v: MESSAGE_VERSION,
+      from: this.id,
+      term: out.term ?? this.#term,
+    } as Message;
+    this.#readyEmpty = false;
+    if (message.type === "append") this.#ready.eagerMessages.push(message);
+    else this.#ready.messages.push(message);
+  }
+
+  #queueEntries(entries: readonly LogEntry[]): void {
+    if (entries.length === 0) return;
+    const pending = this.#ready.entries;
+    const first = entries[0].index;
+    if (pending.length > 0 && first <= pending[pending.length - 1].index) {
+      pending.length = Math.max(0, first - pending[0].index);
+    }
+    for (const entry of entries) pending.push(entry);
+    this.#readyEmpty = false;
+  }
+
+  #reject(requestId: number, error: RaftError): void {
+    this.#readyEmpty = false;
+    this.#ready.failures.push({ requestId, error });
+  }
+
+  #makeContext(): BehaviorContext {
+    // deno-lint-ignore no-this-alias
+    const core = this;
+    return {
+      get id() {
+        return core.id;
+      },
+      get term() {
+        return core.#term;
+      },
+      get votedFor() {
+        return core.#votedFor;
+      },
+      get leaderId() {
+        return core.#leaderId;
+      },
+      get commitIndex() {
+        return core.#commitIndex;
+      },
+      get role() {
+        return core.#behavior.name;
+      },
+      get now() {
+        return core.#now;
+      },
+      get config() {
+        return core.config;
+      },
+      get voters() {
+        return core.#voters;
+      },
+      get nonVoters() {
+        return core.#nonVoters;
+      },
+      get peers() {
+        return core.#peers;
+      },
+      get log() {
+        return core.log;
+      },
+      get transfer() {
+        return core.#transfer;
+      },
+      isVoter: (id: NodeId) => core.#voters.includes(id),
+      inLeaderLease: () => core.#inLease(),
+      random: () => core.#random.next(),
+      send: (message: Outgoing) => core.#send(message),
+      become: (role: string, handover?: unknown) =>
+        core.#become(role, handover),
+      dispatch: (message: Message) =>
+        core.#behavior.onMessage(core.#ctx, message, core.#state),
+      setTerm: (term: number) => {
+        if (term <= core.#term) {
+          throw new RangeError(
+            `Cannot move to term ${term} as the node is in term ${core.#term}`,
+          );
+        }
+        core.#setTerm(term);
+      },
+      vote: (candidate: NodeId) => {
+        core.#votedFor = candidate;
+        core.#hardStateDirty = true;
+      },
+      setLeader: (leaderId: NodeId | null) => {
+        core.#leaderId = leaderId;
+      },
+      appendOwn: (kind: LogEntry["kind"], command: Json) => {
+        const entry = core.log.appendOwn(core.#term, kind, command);
+        core.#queueEntries([entry]);
+        return entry;
+      },
+      accept: (prevLogIndex, prevLogTerm, entries): AcceptResult => {
+        const result = core.log.accept(prevLogIndex, prevLogTerm, entries);
+        if (result.ok) core.#queueEntries(result.appended);
+        return result;
+      },
+      commitTo: (index: number) => {
+        const capped = Math.min(index, core.log.lastIndex);
+        if (capped > core.#commitIndex) core.#commitIndex = capped;
+      },
+      proposalAccepted: (requestId: number, entry: LogEntry) => {
+        core.#readyEmpty = false;
+        core.#ready.accepted.push({
+          requestId,
+          index: entry.index,
+          term: entry.term,
+        });
+      },
+      readReady: (requestId: number, index: number) => {
+        core.#readyEmpty = false;
+        core.#ready.reads.push({ requestId, index });
+      },
+      reject: (requestId: number, error: RaftError) =>
+        core.#reject(requestId, error),
+      startTransfer: (requestId: number, target: NodeId) => {
+        core.#transfer = {
+          requestId,
+          target,
+          term: core.#term,
+          deadline: core.#now + core.config.transferTimeoutMs,
+          timeoutNowSent: false,
+        };
+        return core.#transfer;
+      },
+      endTransfer: (error?: RaftError) => core.#endTransfer(error),
+    };
+  }
+}

@@ -1,0 +1,479 @@
+/**
+ * {@linkcode KvStorage}: a durable Storage on Deno KV (SQLite on disk, or an
+ * in-memory KV when no path is given).
+ *
+ * ## Key layout
+ * Every key starts with `P = ["raft", clusterId, nodeId]`:
+ *
+ * | key | value |
+ * |---|---|
+ * | `[...P, "hard"]` | `{ term, votedFor }` |
+ * | `[...P, "meta"]` | the commit marker: `{ first, last, runs, nextId, snapshot }` |
+ * | `[...P, "log", index, gen]` | UTF-8 JSON `{ term, kind, command }`, or a chunk header `{ chunks, byteLength }` |
+ * | `[...P, "log", index, gen, part]` | chunk `part` (1..chunks) of an entry's JSON |
+ * | `[...P, "snapshot", id, part]` | chunk `part` (0..chunks-1) of a snapshot's data |
+ *
+ * ## Crash safety
+ * Deno KV allows 1,000 mutations, 800 KiB (80 KiB of keys) per atomic commit
+ * and 64 KiB per value, so a large batch takes several commits. The meta
+ * record is the only thing that makes log keys visible: index `i` is part of
+ * the log when `first <= i <= last` and its key carries the generation `gen`
+ * that `runs` (a short list of `[fromIndex, gen]`) assigns to `i`. Load and
+ * reads ignore every other key, so a write is invisible until a commit that
+ * moves the meta record, and every commit checks the meta versionstamp it
+ * started from.
+ *
+ * - A batch that fits one commit is one `kv.atomic()` commit: its entries,
+ *   overwriting in place, plus the new meta.
+ * - A larger batch that only extends the log writes the entries past `last`
+ *   over several commits, then moves `last` in the final one.
+ * - A larger batch that overwrites a suffix writes its entries under a fresh
+ *   generation `gen = nextId`, and the final commit sets `last`, appends the
+ *   run `[firstNewIndex, gen]` and bumps `nextId`. Until then the old suffix
+ *   stays visible and intact, so a crash shows the old log or the new one.
+ * - Truncation and compaction are one small commit of the meta record;
+ *   snapshots are written chunk by chunk under a fresh id and the final
+ *   commit switches the meta to it (and empties the log when the snapshot
+ *   covers it), so the old snapshot stays valid until the new one is whole.
+ *
+ * Keys the meta no longer refers to are deleted after the marker moves; if a
+ * crash leaves some behind, the next `load()` finds and deletes them. A
+ * file-backed Deno KV syncs its SQLite WAL on every commit, so a resolved
+ * write survives `kill -9` (and power loss, if the disk honors flushes).
+ *
+ * ## Oversize values
+ * An entry whose JSON exceeds 64,000 bytes is chunked: its head key holds a
+ * `{ chunks, byteLength }` header and the chunks follow it; readers take
+ * exactly `chunks` parts, so stale chunks of an earlier write under the same
+ * key never mix in. Snapshots are
+ * always chunked, so data of many MiB is fine. A key over 2 KiB (a very long
+ * cluster or node id) is rejected when the storage is created.
+ *
+ * ## Errors
+ * Every failure (bad input, a KV error, a lost check, a corrupt record)
+ * rejects with {@linkcode StorageError}, the KV error attached as `cause`.
+ *
+ * @example
+ * ```ts
+ * import { KvStorage } from "./kv.ts";
+ * const storage = await KvStorage.open(); // in-memory KV
+ * await storage.append([{ index: 1, term: 1, kind: "noop", command: null }]);
+ * console.log(await storage.lastIndex()); // 1
+ * await storage.close();
+ * ```
+ * @module
+ */
+import { StorageError } from "../kernel/errors.ts";
+import type { HardState, LogEntry, Snapshot } from "../kernel/types.ts";
+import type { PersistedState, Storage } from "./storage.ts";
+import {
+  checkHardState,
+  checkNumber,
+  checkSnapshot,
+  chunkBytes,
+  deleteOf,
+  EMPTY_META,
+  encodeBatch,
+  entryMutations,
+  genAt,
+  type LogMeta,
+  type Mutation,
+  normalizeMeta,
+  packCommits,
+  parseMeta,
+  prefixOf,
+  setOf,
+  withFreshRun,
+  withSnapshot,
+} from "./_kv_layout.ts";
+import { LogScanner, SnapshotScanner } from "./_kv_scan.ts";
+
+// Re-exported so this module documents (and can be used) on its own.
+export type { PersistedState, Storage } from "./storage.ts";
+export type {
+  HardState,
+  Json,
+  LogEntry,
+  NodeId,
+  Snapshot,
+} from "../kernel/types.ts";
+
+/** Where a {@linkcode KvStorage} keeps its keys within the KV. */
+export interface KvStorageOptions {
+  /** Cluster the node belongs to (second key segment). Default `"default"`. */
+  clusterId?: string;
+  /** Node whose state this is (third key segment). Default `"default"`. */
+  nodeId?: string;
+}
+
+/**
+ * Storage on Deno KV. Operations run one at a time in call order.
+ *
+ * @example
+ * ```ts
+ * import { KvStorage } from "./kv.ts";
+ * const storage = await KvStorage.open(undefined, { nodeId: "a" });
+ * await storage.saveHardState({ term: 3, votedFor: "a" });
+ * console.log((await storage.load()).hardState); // { term: 3, votedFor: "a" }
+ * await storage.close();
+ * ```
+ */
+export class KvStorage implements Storage {
+  readonly #kv: Deno.Kv;
+  readonly #prefix: readonly string[];
+  #ownsKv = false;
+  #closed = false;
+  #tail: Promise<void> = Promise.resolve();
+  /** Cached commit marker; `null` means read it again (after any failure). */
+  #meta: LogMeta | null = null;
+  #versionstamp: string | null = null;
+
+  /**
+   * Opens the KV at `path` (an in-memory KV when omitted) and returns a
+   * storage that closes it on {@linkcode KvStorage.close}.
+   *
+   * @param path A file path for `Deno.openKv`; omit it for `":memory:"`.
+   * @param options Cluster and node ids that scope the keys.
+   * @returns The storage; rejects with StorageError when the KV cannot open.
+   *
+   * @example
+   * ```ts
+   * import { KvStorage } from "./kv.ts";
+   * const dir = await Deno.makeTempDir();
+   * const storage = await KvStorage.open(`${dir}/a.kv`, { clusterId: "c1", nodeId: "a" });
+   * await storage.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static async open(
+    path?: string,
+    options?: KvStorageOptions,
+  ): Promise<KvStorage> {
+    prefixOf(options);
+    let kv: Deno.Kv;
+    try {
+      kv = await Deno.openKv(path ?? ":memory:");
+    } catch (error) {
+      throw new StorageError(`Cannot open Deno KV at ${path ?? ":memory:"}`, {
+        cause: error,
+      });
+    }
+    const storage = new KvStorage(kv, options);
+    storage.#ownsKv = true;
+    return storage;
+  }
+
+  /**
+   * Wraps a KV the caller opened and keeps owning: `close()` leaves it open.
+   *
+   * @param kv An open Deno KV handle.
+   * @param options Cluster and node ids that scope the keys.
+   *
+   * @example
+   * ```ts
+   * import { KvStorage } from "./kv.ts";
+   * const kv = await Deno.openKv(":memory:");
+   * const storage = new KvStorage(kv, { nodeId: "b" });
+   * await storage.close();
+   * kv.close();
+   * ```
+   */
+  constructor(kv: Deno.Kv, options?: KvStorageOptions) {
+    this.#kv = kv;
+    this.#prefix = prefixOf(options);
+  }
+
+  /** {@inheritDoc Storage.load} */
+  load(): Promise<PersistedState> {
+    return this.#run("load the state", async () => {
+      const [metaRecord, hardRecord] = await this.#kv.getMany([
+        this.#key("meta"),
+        this.#key("hard"),
+      ]);
+      const meta = metaRecord.value === null
+        ? EMPTY_META
+        : parseMeta(metaRecord.value);
+      this.#meta = meta;
+      this.#versionstamp = metaRecord.versionstamp;
+      const scanner = new LogScanner(meta, this.#prefix.length);
+      await this.#scan({ prefix: this.#key("log") }, scanner);
+      const entries = scanner.finish(meta.first, meta.last + 1);
+      const snapshots = new SnapshotScanner(meta.snapshot, this.#prefix.length);
+      // Snapshot values are up to 64 KiB each: smaller list batches.
+      await this.#scan({ prefix: this.#key("snapshot") }, snapshots, 16);
+      const snapshot = snapshots.finish();
+      // A crash between a marker commit and its clean-up leaves keys behind.
+      await this.#deleteKeys([...scanner.garbage, ...snapshots.garbage]);
+      const hardState = hardRecord.value === null
+        ? { term: 0, votedFor: null }
+        : hardRecord.value as HardState;
+      return { hardState, snapshot, entries };
+    });
+  }
+
+  /** {@inheritDoc Storage.saveHardState} */
+  saveHardState(state: HardState): Promise<void> {
+    return this.#run("save the hard state", async () => {
+      const record = setOf(this.#key("hard"), checkHardState(state));
+      await this.#kv.set(record.key, record.value);
+    });
+  }
+
+  /** {@inheritDoc Storage.append} */
+  append(entries: readonly LogEntry[]): Promise<void> {
+    return this.#run("append entries", async () => {
+      if (entries.length === 0) return;
+      const encoded = encodeBatch(entries);
+      const from = entries[0].index;
+      const meta = await this.#loadMeta();
+      if (from > meta.last + 1 || from < meta.first) {
+        throw new StorageError(
+          `Cannot append at index ${from} as the log holds ${meta.first}..${meta.last}`,
+        );
+      }
+      const to = from + entries.length - 1;
+      const writeAll = (gen: (index: number) => number): Mutation[] =>
+        encoded.flatMap((bytes, k) =>
+          entryMutations(this.#logKey, from + k, gen(from + k), bytes)
+        );
+      let next = normalizeMeta({ ...meta, last: to });
+      let commits = packCommits(
+        writeAll((index) => genAt(meta, index)),
+        setOf(this.#key("meta"), next),
+      );
+      const overwrite = from <= meta.last;
+      if (commits.length > 1 && overwrite) {
+        // Writing in place would destroy the old suffix before the marker
+        // moves; a fresh generation keeps it visible until then.
+        next = withFreshRun(meta, from, to);
+        const gen = meta.nextId;
+        commits = packCommits(
+          writeAll(() => gen),
+          setOf(this.#key("meta"), next),
+        );
+      }
+      await this.#commit(commits, next);
+      if (overwrite) await this.#sweep(from, meta.last);
+    });
+  }
+
+  /** {@inheritDoc Storage.truncateSuffix} */
+  truncateSuffix(fromIndex: number): Promise<void> {
+    return this.#run("truncate the log", async () => {
+      checkNumber("fromIndex", fromIndex);
+      const meta = await this.#loadMeta();
+      const last = Math.max(fromIndex - 1, meta.first - 1);
+      if (last >= meta.last) return;
+      await this.#commit([], normalizeMeta({ ...meta, last }));
+      await this.#sweep(last + 1, meta.last);
+    });
+  }
+
+  /** {@inheritDoc Storage.entries} */
+  entries(from: number, to: number): Promise<LogEntry[]> {
+    return this.#run("read entries", async () => {
+      checkNumber("from", from);
+      checkNumber("to", to);
+      const meta = await this.#loadMeta();
+      const lo = Math.max(from, meta.first);
+      const hi = Math.min(to, meta.last + 1);
+      if (lo >= hi) return [];
+      const scanner = new LogScanner(meta, this.#prefix.length);
+      const range = { start: this.#key("log", lo), end: this.#key("log", hi) };
+      await this.#scan(range, scanner);
+      return scanner.finish(lo, hi);
+    });
+  }
+
+  /** {@inheritDoc Storage.lastIndex} */
+  lastIndex(): Promise<number> {
+    return this.#run("read the last index", async () => {
+      return (await this.#loadMeta()).last;
+    });
+  }
+
+  /** {@inheritDoc Storage.saveSnapshot} */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#run("save the snapshot", async () => {
+      checkSnapshot(snapshot);
+      const meta = await this.#loadMeta();
+      const id = meta.nextId;
+      const chunks = chunkBytes(snapshot.data);
+      const next = withSnapshot(meta, id, snapshot, chunks.length);
+      const writes = chunks.map((chunk, part) =>
+        setOf(this.#key("snapshot", id, part), chunk)
+      );
+      await this.#commit(
+        packCommits(writes, setOf(this.#key("meta"), next)),
+        next,
+      );
+      const old = meta.snapshot;
+      if (old !== null) {
+        const oldKeys = Array.from(
+          { length: old.chunks },
+          (_, part) => this.#key("snapshot", old.id, part),
+        );
+        await this.#deleteKeys(oldKeys);
+      }
+      // Log keys below a snapshot that emptied the log are garbage now.
+      await this.#sweep(meta.first, Math.min(meta.last, next.first - 1));
+    });
+  }
+
+  /** {@inheritDoc Storage.loadSnapshot} */
+  loadSnapshot(): Promise<Snapshot | null> {
+    return this.#run("load the snapshot", async () => {
+      const record = (await this.#loadMeta()).snapshot;
+      if (record === null) return null;
+      const snapshots = new SnapshotScanner(record, this.#prefix.length);
+      await this.#scan(
+        {
+          start: this.#key("snapshot", record.id, 0),
+          end: this.#key("snapshot", record.id, record.chunks),
+        },
+        snapshots,
+        16,
+      );
+      return snapshots.finish();
+    });
+  }
+
+  /** {@inheritDoc Storage.compactPrefix} */
+  compactPrefix(upToIndex: number): Promise<void> {
+    return this.#run("compact the log", async () => {
+      checkNumber("upToIndex", upToIndex);
+      const meta = await this.#loadMeta();
+      const first = Math.min(upToIndex, meta.last) + 1;
+      if (first <= meta.first) return;
+      await this.#commit([], normalizeMeta({ ...meta, first }));
+      await this.#sweep(meta.first, first - 1);
+    });
+  }
+
+  /**
+   * Waits for running operations, then closes the KV if
+   * {@linkcode KvStorage.open} opened it. Later calls reject; closing twice
+   * is harmless.
+   *
+   * @returns A promise that settles once the KV is closed.
+   *
+   * @example
+   * ```ts
+   * import { KvStorage } from "./kv.ts";
+   * const storage = await KvStorage.open();
+   * await storage.close();
+   * await storage.load().catch((e) => console.log(e.name)); // "StorageError"
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#tail;
+    if (!this.#ownsKv) return;
+    try {
+      this.#kv.close();
+    } catch (error) {
+      throw new StorageError("Cannot close Deno KV", { cause: error });
+    }
+  }
+
+  /** Runs `operation` after every earlier one; wraps any failure. */
+  #run<T>(action: string, operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new StorageError(`Cannot ${action} as the storage is closed`),
+      );
+    }
+    const result = this.#tail.then(async () => {
+      try {
+        return await operation();
+      } catch (error) {
+        // A failed commit may or may not have landed: trust only the store.
+        this.#meta = null;
+        if (error instanceof StorageError) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        const message = `Cannot ${action} as Deno KV failed: ${reason}`;
+        throw new StorageError(message, { cause: error });
+      }
+    });
+    this.#tail = result.then(() => {}, () => {});
+    return result;
+  }
+
+  async #loadMeta(): Promise<LogMeta> {
+    if (this.#meta !== null) return this.#meta;
+    const record = await this.#kv.get(this.#key("meta"));
+    const meta = record.value === null ? EMPTY_META : parseMeta(record.value);
+    this.#meta = meta;
+    this.#versionstamp = record.versionstamp;
+    return meta;
+  }
+
+  /**
+   * Commits the groups in order, each guarded by the meta versionstamp; the
+   * last one also writes `meta`, which is what makes the others visible.
+   */
+  async #commit(commits: Mutation[][], meta: LogMeta | null): Promise<void> {
+    const metaKey = this.#key("meta");
+    const groups = commits.length === 0 && meta !== null ? [[]] : commits;
+    for (let k = 0; k < groups.length; k++) {
+      const operation = this.#kv.atomic().check({
+        key: metaKey,
+        versionstamp: this.#versionstamp,
+      });
+      for (const mutation of groups[k]) {
+        if (mutation.value === undefined) operation.delete(mutation.key);
+        else operation.set(mutation.key, mutation.value);
+      }
+      const isMarker = meta !== null && k === groups.length - 1;
+      if (isMarker) operation.set(metaKey, meta);
+      const result = await operation.commit();
+      if (!result.ok) {
+        throw new StorageError(
+          "Cannot commit as another writer changed this node's log meta",
+        );
+      }
+      if (isMarker) {
+        this.#meta = meta;
+        this.#versionstamp = result.versionstamp;
+      }
+    }
+  }
+
+  /** Deletes every key in log indexes `lo..hi` that the meta does not use. */
+  async #sweep(lo: number, hi: number): Promise<void> {
+    if (hi < lo) return;
+    const scanner = new LogScanner(await this.#loadMeta(), this.#prefix.length);
+    const range = {
+      start: this.#key("log", lo),
+      end: this.#key("log", hi + 1),
+    };
+    await this.#scan(range, scanner);
+    await this.#deleteKeys(scanner.garbage);
+  }
+
+  /** Feeds listed keys to a scanner in key order. */
+  async #scan(
+    selector: Deno.KvListSelector,
+    scanner: { push(key: Deno.KvKey, value: unknown): void },
+    batchSize = 500,
+  ): Promise<void> {
+    const items = this.#kv.list(selector, { batchSize });
+    for await (const item of items) scanner.push(item.key, item.value);
+  }
+
+  async #deleteKeys(keys: Deno.KvKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    const reserve = deleteOf(this.#key("meta"));
+    await this.#commit(packCommits(keys.map(deleteOf), reserve), null);
+  }
+
+  #key(...rest: Deno.KvKeyPart[]): Deno.KvKey {
+    return [...this.#prefix, ...rest];
+  }
+
+  #logKey = (index: number, gen: number, part?: number): Deno.KvKey =>
+    part === undefined
+      ? this.#key("log", index, gen)
+      : this.#key("log", index, gen, part);
+}
