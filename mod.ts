@@ -1,0 +1,93 @@
+/**
+ * deno-raft: Raft consensus for Deno, with the roles of a member as behavior
+ * plugins, and swappable transports and storage.
+ *
+ * ```ts
+ * import {
+ *   createNode, defaultBehaviors, MemoryNetwork, MemoryStorage,
+ * } from "./mod.ts";
+ *
+ * const net = new MemoryNetwork();
+ * const ids = ["a", "b", "c"];
+ * const nodes = ids.map((id) =>
+ *   createNode({
+ *     id, voters: ids, transport: net.connect(id),
+ *     storage: new MemoryStorage(), behaviors: defaultBehaviors(),
+ *     stateMachine: { apply: (command) => command },
+ *   })
+ * );
+ * for (const node of nodes) await node.start();
+ * for (const node of nodes) await node.stop();
+ * ```
+ * @module
+ */
+export {
+  createNode,
+  type NodeEvents,
+  type NodeOptions,
+  type ProposalResult,
+  type ProposeOptions,
+  type RaftNode,
+  type StateMachine,
+} from "./kernel/node.ts";
+export {
+  ConfigError,
+  InvalidMessageError,
+  IsolatedLeaderError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  RaftError,
+  StorageError,
+  StoppedError,
+  TransferFailedError,
+  type TransferFailureReason,
+  TransferInProgressError,
+} from "./kernel/errors.ts";
+export {
+  type Behavior,
+  type BehaviorContext,
+  type ClientRequest,
+  type CoreConfig,
+  type Outgoing,
+  ROLE_NAMES,
+  type RoleName,
+  type TransferState,
+} from "./kernel/behavior.ts";
+export { BehaviorRegistry } from "./kernel/registry.ts";
+export {
+  type AppendEntries,
+  type AppendEntriesReply,
+  type Message,
+  MESSAGE_VERSION,
+  type RequestVote,
+  type RequestVoteReply,
+  type TimeoutNow,
+  validateMessage,
+} from "./kernel/messages.ts";
+export type { AcceptResult, LogView } from "./kernel/log.ts";
+export type {
+  HardState,
+  Json,
+  LogEntry,
+  Membership,
+  NodeId,
+  Snapshot,
+} from "./kernel/types.ts";
+export { type Clock, ManualClock, systemClock } from "./kernel/clock.ts";
+export { type RandomSource, seededRandom } from "./kernel/random.ts";
+export type { Transport } from "./kernel/transport.ts";
+export { defaultBehaviors } from "./behaviors/defaults.ts";
+export { follower } from "./behaviors/follower.ts";
+export { candidate } from "./behaviors/candidate.ts";
+export { preLeader } from "./behaviors/pre_leader.ts";
+export { leader } from "./behaviors/leader.ts";
+export { isolatedLeader } from "./behaviors/isolated_leader.ts";
+export {
+  type LinkFaults,
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type NetworkStats,
+} from "./transports/memory.ts";
+export { MemoryStorage } from "./storage/memory.ts";
+export { KvStorage, type KvStorageOptions } from "./storage/kv.ts";
+export type { PersistedState, Storage } from "./storage/storage.ts";
