@@ -351,5 +351,3 @@ function hash(text: string): number {
   }
   return h >>> 0;
 }
-
-export type { Behavior };
