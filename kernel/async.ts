@@ -149,3 +149,30 @@ export async function retry<T>(
     }
   }
 }
+
+/**
+ * Polls `predicate` every `intervalMs` until it returns a truthy value,
+ * which it resolves with; rejects with {@linkcode DeadlineError} after
+ * `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { until } from "./async.ts";
+ * const start = Date.now();
+ * await until(() => Date.now() - start >= 5, { timeoutMs: 1000 });
+ * ```
+ */
+export async function until<T>(
+  predicate: () => T,
+  options: { timeoutMs?: number; intervalMs?: number; clock?: Clock } = {},
+): Promise<NonNullable<T>> {
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const end = clock.now() + timeoutMs;
+  for (;;) {
+    const value = predicate();
+    if (value) return value as NonNullable<T>;
+    if (clock.now() >= end) throw new DeadlineError(timeoutMs);
+    await delay(options.intervalMs ?? 5, clock);
+  }
+}
