@@ -37,8 +37,8 @@ export {
   NotLeaderError,
   OutcomeUnknownError,
   RaftError,
-  StorageError,
   StoppedError,
+  StorageError,
   TransferFailedError,
   type TransferFailureReason,
   TransferInProgressError,
@@ -59,6 +59,7 @@ export {
   type AppendEntriesReply,
   type Message,
   MESSAGE_VERSION,
+  type MessageHeader,
   type RequestVote,
   type RequestVoteReply,
   type TimeoutNow,
@@ -73,15 +74,26 @@ export type {
   NodeId,
   Snapshot,
 } from "./kernel/types.ts";
-export { type Clock, ManualClock, systemClock } from "./kernel/clock.ts";
+export {
+  type Clock,
+  ManualClock,
+  systemClock,
+  type TimerId,
+} from "./kernel/clock.ts";
 export { type RandomSource, seededRandom } from "./kernel/random.ts";
 export type { Transport } from "./kernel/transport.ts";
 export { defaultBehaviors } from "./behaviors/defaults.ts";
-export { follower } from "./behaviors/follower.ts";
-export { candidate } from "./behaviors/candidate.ts";
+export { follower, type FollowerState } from "./behaviors/follower.ts";
+export { candidate, type CandidateState } from "./behaviors/candidate.ts";
 export { preLeader } from "./behaviors/pre_leader.ts";
 export { leader } from "./behaviors/leader.ts";
 export { isolatedLeader } from "./behaviors/isolated_leader.ts";
+export {
+  LEADER_ROLES,
+  Leadership,
+  type PendingRead,
+} from "./behaviors/_leadership.ts";
+export { FollowerTracker, type TrackerState } from "./behaviors/_tracker.ts";
 export {
   type LinkFaults,
   MemoryNetwork,

@@ -28,6 +28,7 @@ export const LEADER_ROLES: ReadonlySet<string> = new Set([
 
 /** A read waiting for a majority to confirm leadership (§6.4). */
 export interface PendingRead {
+  /** Client request id. */
   readonly requestId: number;
   /** Commit index when the read arrived: the read index. */
   readonly index: number;

@@ -32,7 +32,7 @@ export class FollowerTracker {
   /** In replicate: last index of each unacknowledged AppendEntries. */
   inflight: number[] = [];
   /** When the follower last answered anything. */
-  lastContactAt = -Infinity;
+  lastContactAt: number = -Infinity;
   /** When `matchIndex` last moved. */
   lastProgressAt: number;
   /** Highest read round the follower has echoed (§6.4). */

@@ -32,6 +32,7 @@ export interface MessageHeader {
 
 /** Leader → follower: replicate entries after `prevLogIndex` (§5.3). */
 export interface AppendEntries extends MessageHeader {
+  /** Message tag. */
   readonly type: "append";
   /** Index of the entry just before `entries`. */
   readonly prevLogIndex: number;
@@ -47,6 +48,7 @@ export interface AppendEntries extends MessageHeader {
 
 /** Follower → leader: the outcome of an AppendEntries. */
 export interface AppendEntriesReply extends MessageHeader {
+  /** Message tag. */
   readonly type: "appendReply";
   /** Whether the follower's log matched at `prevLogIndex`. */
   readonly success: boolean;
@@ -64,6 +66,7 @@ export interface AppendEntriesReply extends MessageHeader {
 
 /** Candidate → voter: a (pre-)vote request (§5.2, thesis §9.6). */
 export interface RequestVote extends MessageHeader {
+  /** Message tag. */
   readonly type: "vote";
   /** Index of the candidate's last entry. */
   readonly lastLogIndex: number;
@@ -77,6 +80,7 @@ export interface RequestVote extends MessageHeader {
 
 /** Voter → candidate: the answer to a (pre-)vote request. */
 export interface RequestVoteReply extends MessageHeader {
+  /** Message tag. */
   readonly type: "voteReply";
   /** Whether the vote was granted. */
   readonly granted: boolean;
@@ -86,6 +90,7 @@ export interface RequestVoteReply extends MessageHeader {
 
 /** Leader → transfer target: start an election now (thesis §3.10). */
 export interface TimeoutNow extends MessageHeader {
+  /** Message tag. */
   readonly type: "timeoutNow";
 }
 

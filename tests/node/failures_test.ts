@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import {
+  type HardState,
+  type LogEntry,
+  MemoryStorage,
+  OutcomeUnknownError,
+  StorageError,
+  type Transport,
+} from "../../mod.ts";
+import { settle, startCluster } from "./_cluster.ts";
+
+/** MemoryStorage whose writes fail once `broken` is set. */
+class FailingStorage extends MemoryStorage {
+  broken = false;
+  override append(entries: readonly LogEntry[]): Promise<void> {
+    if (this.broken) return Promise.reject(new Error("disk on fire"));
+    return super.append(entries);
+  }
+  override saveHardState(state: HardState): Promise<void> {
+    if (this.broken) return Promise.reject(new Error("disk on fire"));
+    return super.saveHardState(state);
+  }
+}
+
+Deno.test("a storage failure poisons the leader: it stops, reports the error and fails pending proposals with StorageError", async () => {
+  const storages = new Map<string, FailingStorage>();
+  const cluster = await startCluster({
+    storage: (id) => {
+      const s = new FailingStorage();
+      storages.set(id, s);
+      return s;
+    },
+  });
+  try {
+    const leader = await cluster.leader();
+    const errors: unknown[] = [];
+    leader.on("error", (e) => errors.push(e.error));
+    storages.get(leader.id)!.broken = true;
+    const outcome = await settle(cluster, leader.propose("x"));
+    assert.ok(!outcome.ok && outcome.error instanceof StorageError);
+    assert.equal(leader.stopped, true);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof StorageError);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("followers that cannot persist never acknowledge: nothing commits", async () => {
+  const storages = new Map<string, FailingStorage>();
+  const cluster = await startCluster({
+    storage: (id) => {
+      const s = new FailingStorage();
+      storages.set(id, s);
+      return s;
+    },
+  });
+  try {
+    const leader = await cluster.leader();
+    await cluster.run(40);
+    const commitBefore = leader.commitIndex;
+    for (const [id, s] of storages) if (id !== leader.id) s.broken = true;
+    const outcome = await settle(
+      cluster,
+      leader.propose("never", { timeoutMs: 300 }),
+    );
+    assert.ok(!outcome.ok && outcome.error instanceof OutcomeUnknownError);
+    assert.equal(leader.commitIndex, commitBefore);
+    for (const [id] of storages) {
+      if (id !== leader.id) assert.equal(cluster.node(id).stopped, true);
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("malformed inbound messages are dropped without changing any state", async () => {
+  const handlers = new Map<string, (m: unknown) => void>();
+  const cluster = await startCluster({
+    transport: (id, net) => {
+      const inner = net.connect(id);
+      const t: Transport = {
+        send: (to, m) => inner.send(to, m),
+        setHandler: (h) => {
+          handlers.set(id, h);
+          inner.setHandler(h);
+        },
+        close: () => inner.close?.(),
+      };
+      return t;
+    },
+  });
+  try {
+    const leader = await cluster.leader();
+    await settle(cluster, leader.propose("x"));
+    await cluster.run(40);
+    const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
+    const snapshot = () => ({
+      term: follower.term,
+      role: follower.role,
+      commitIndex: follower.commitIndex,
+      lastApplied: follower.lastApplied,
+      leaderId: follower.leaderId,
+    });
+    const before = snapshot();
+    const inject = handlers.get(follower.id)!;
+    const bad: unknown[] = [
+      null,
+      "garbage",
+      { v: 2, type: "append", term: 99, from: leader.id, to: follower.id },
+      { v: 1, type: "append", term: -1, from: leader.id, to: follower.id },
+      { v: 1, type: "vote", term: 99, from: "c", to: follower.id },
+      { v: 1, type: "nonsense", term: 99, from: "c", to: follower.id },
+      {
+        v: 1,
+        type: "append",
+        term: 99,
+        from: leader.id,
+        to: follower.id,
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        leaderCommit: 50,
+        seq: 0,
+        entries: [{ index: 5, term: 1, kind: "noop", command: null }],
+      },
+      // well-formed but addressed to someone else, or from a stranger
+      {
+        v: 1,
+        type: "timeoutNow",
+        term: 99,
+        from: leader.id,
+        to: "someone-else",
+      },
+      { v: 1, type: "timeoutNow", term: 99, from: "stranger", to: follower.id },
+    ];
+    for (const message of bad) inject(message);
+    await cluster.run(5);
+    assert.deepEqual(snapshot(), before);
+  } finally {
+    await cluster.stop();
+  }
+});
