@@ -110,7 +110,7 @@ export const DEFAULT_CONFIG: CoreConfig = {
   transferTimeoutMs: 300,
   preVote: true,
   maxEntriesPerAppend: 1024,
-  maxInflightAppends: 64,
+  maxInflightAppends: 16,
 };
 
 function emptyReady(commitIndex: number): Ready {

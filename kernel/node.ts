@@ -41,7 +41,7 @@ import { validateMessage } from "./messages.ts";
 import type { RandomSource } from "./random.ts";
 import type { BehaviorRegistry } from "./registry.ts";
 import type { Transport } from "./transport.ts";
-import type { Json, NodeId } from "./types.ts";
+import type { HardState, Json, LogEntry, NodeId } from "./types.ts";
 import type { Storage } from "../storage/storage.ts";
 
 /** The application state machine a node feeds committed commands to. */
@@ -233,6 +233,10 @@ class NodeDriver<R> implements RaftNode<R> {
   #byIndex = new Map<number, number>();
   #reads: { requestId: number; index: number }[] = [];
   #lastApplied = 0;
+  #reportedCommit = 0;
+  #writes: Ready[] = [];
+  #writing = false;
+  #written: Promise<void> = Promise.resolve();
 
   constructor(options: NodeOptions<R>) {
     this.id = options.id;
@@ -361,6 +365,7 @@ class NodeDriver<R> implements RaftNode<R> {
     if (this.#tickTimer !== null) this.#clock.clearTimeout(this.#tickTimer);
     this.#tickTimer = null;
     await this.#idle;
+    await this.#written;
     this.#core?.stopTransfer();
     if (this.#core?.hasReady) {
       for (const f of this.#core.takeReady().failures) {
@@ -477,15 +482,13 @@ class NodeDriver<R> implements RaftNode<R> {
         const now = this.#clock.now();
         for (const input of batch) core.step(input, now);
         core.flush();
-        while (core.hasReady && !this.#stopped) {
-          await this.#handle(core, core.takeReady());
-        }
+        while (core.hasReady) this.#dispatch(core.takeReady());
+        const upTo = Math.min(core.commitIndex, core.log.stableIndex);
+        if (upTo > this.#lastApplied) await this.#apply(core, upTo);
+        this.#serveReads();
       }
     } catch (error) {
-      this.#running = false;
-      done();
       this.#poison(error);
-      return;
     }
     this.#running = false;
     done();
@@ -497,33 +500,23 @@ class NodeDriver<R> implements RaftNode<R> {
     this.#stopping ??= this.#shutdown(error);
   }
 
-  async #handle(core: RaftCore, ready: Ready): Promise<void> {
+  /**
+   * Carries out a Ready. A leader's appends leave at once; everything that
+   * must be durable first goes to the writer, and every later message queues
+   * behind it so no message overtakes the write it depends on.
+   */
+  #dispatch(ready: Ready): void {
     const transport = this.#options.transport;
-    for (const message of ready.eagerMessages) {
-      transport.send(message.to, message);
+    for (const m of ready.eagerMessages) transport.send(m.to, m);
+    if (
+      ready.entries.length > 0 || ready.hardState ||
+      (this.#writes.length > 0 || this.#writing) && ready.messages.length > 0
+    ) {
+      this.#writes.push(ready);
+      if (!this.#writing) this.#startWriter();
+    } else {
+      for (const m of ready.messages) transport.send(m.to, m);
     }
-    const storage = this.#options.storage;
-    if (ready.entries.length > 0 || ready.hardState) {
-      try {
-        if (ready.entries.length > 0) await storage.append(ready.entries);
-        if (ready.hardState) await storage.saveHardState(ready.hardState);
-      } catch (error) {
-        throw error instanceof StorageError ? error : new StorageError(
-          `Cannot persist on node ${this.id}: ${(error as Error)?.message}`,
-          { cause: error },
-        );
-      }
-      if (this.#stopped) return;
-      if (ready.entries.length > 0) {
-        const last = ready.entries[ready.entries.length - 1];
-        core.step(
-          { type: "persisted", index: last.index, term: last.term },
-          this.#clock.now(),
-        );
-        core.flush();
-      }
-    }
-    for (const message of ready.messages) transport.send(message.to, message);
     for (const change of ready.roleChanges) {
       this.#events.emit("roleChange", {
         id: this.id,
@@ -539,23 +532,71 @@ class NodeDriver<R> implements RaftNode<R> {
       this.#byIndex.set(a.index, a.requestId);
     }
     for (const f of ready.failures) this.#fail(f.requestId, f.error);
-    for (const requestId of ready.transfersDone) {
-      this.#settle(requestId, undefined);
-    }
+    for (const id of ready.transfersDone) this.#settle(id, undefined);
     for (const r of ready.reads) this.#reads.push(r);
-    if (ready.commitIndex > this.#lastApplied) {
+    if (ready.commitIndex > this.#reportedCommit) {
+      this.#reportedCommit = ready.commitIndex;
       if (this.#events.has("commit")) {
         this.#events.emit("commit", {
           id: this.id,
           commitIndex: ready.commitIndex,
         });
       }
-      await this.#apply(
-        core,
-        Math.min(ready.commitIndex, core.log.stableIndex),
-      );
     }
-    this.#serveReads();
+  }
+
+  #startWriter(): void {
+    this.#writing = true;
+    this.#written = this.#writer().catch((error) => this.#poison(error))
+      .finally(() => {
+        this.#writing = false;
+      });
+  }
+
+  /**
+   * Persists queued Readies in order, merging all that queued up during the
+   * previous write into one storage batch (group commit), then releases
+   * their messages and reports what is durable to the core.
+   */
+  async #writer(): Promise<void> {
+    const storage = this.#options.storage;
+    const transport = this.#options.transport;
+    while (this.#writes.length > 0 && !this.#stopped) {
+      const jobs = this.#writes;
+      this.#writes = [];
+      const entries: LogEntry[] = [];
+      let hardState: HardState | null = null;
+      for (const job of jobs) {
+        if (job.hardState) hardState = job.hardState;
+        if (job.entries.length === 0) continue;
+        const first = job.entries[0].index;
+        if (entries.length > 0 && first <= entries[entries.length - 1].index) {
+          entries.length = Math.max(0, first - entries[0].index);
+        }
+        for (const e of job.entries) entries.push(e);
+      }
+      try {
+        if (entries.length > 0) await storage.append(entries);
+        if (hardState) await storage.saveHardState(hardState);
+      } catch (error) {
+        throw error instanceof StorageError ? error : new StorageError(
+          `Cannot persist on node ${this.id}: ${(error as Error)?.message}`,
+          { cause: error },
+        );
+      }
+      if (this.#stopped) return;
+      for (const job of jobs) {
+        for (const m of job.messages) transport.send(m.to, m);
+      }
+      if (entries.length > 0) {
+        const last = entries[entries.length - 1];
+        this.#enqueue({
+          type: "persisted",
+          index: last.index,
+          term: last.term,
+        });
+      }
+    }
   }
 
   async #apply(core: RaftCore, upTo: number): Promise<void> {

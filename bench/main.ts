@@ -1,0 +1,63 @@
+/**
+ * `deno task bench`: one table. First this disk's fsync rate (small write +
+ * fdatasync for 2 s), then a 3-node in-process cluster on MemoryStorage and
+ * on file-backed KvStorage (one KV file per node), for one sequential client
+ * and for many outstanding proposals. The KV rows are also given as a ratio
+ * to the fsync rate of the same run, since disks differ several-fold.
+ * Every run is bounded in count and time.
+ * @module
+ */
+import { KvStorage, MemoryStorage } from "../mod.ts";
+import { measureFsyncRate } from "./fsync_rate.ts";
+import { closedLoop, fmt, printTable, startCluster } from "./_harness.ts";
+
+const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
+const dir = await Deno.makeTempDir({ prefix: "raft-bench-" });
+const rows: string[][] = [];
+try {
+  const fsync = await measureFsyncRate(dir, 2);
+  rows.push([
+    "disk: 64 B write + fdatasync",
+    "-",
+    fmt(fsync.fsyncsPerSecond),
+    fmt(fsync.meanMs, 3),
+    "-",
+    "1.00",
+  ]);
+  const scenarios = [
+    { name: "memory, 1 client (sequential)", kv: false, clients: 1 },
+    { name: "memory, 256 outstanding", kv: false, clients: 256 },
+    { name: "KV files, 1 client (sequential)", kv: true, clients: 1 },
+    { name: "KV files, 64 outstanding", kv: true, clients: 64 },
+  ];
+  let run = 0;
+  for (const s of scenarios) {
+    const stores: KvStorage[] = [];
+    const cluster = await startCluster(["a", "b", "c"], async (id) => {
+      if (!s.kv) return new MemoryStorage();
+      const store = await KvStorage.open(`${dir}/${run}-${id}.kv`);
+      stores.push(store);
+      return store;
+    });
+    run++;
+    await closedLoop(cluster.leader, s.clients, 0.3, 2_000_000); // warm-up
+    const r = await closedLoop(cluster.leader, s.clients, seconds, 2_000_000);
+    await cluster.stop();
+    for (const store of stores) await store.close();
+    const rate = r.commits / r.seconds;
+    rows.push([
+      s.name,
+      fmt(r.commits),
+      fmt(rate),
+      fmt(r.p50Ms, 3),
+      fmt(r.p99Ms, 3),
+      s.kv ? fmt(rate / fsync.fsyncsPerSecond, 2) : "-",
+    ]);
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+printTable(
+  ["scenario (3 nodes)", "commits", "per s", "p50 ms", "p99 ms", "x fsync/s"],
+  rows,
+);
