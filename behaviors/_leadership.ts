@@ -13,7 +13,12 @@ import {
   TransferFailedError,
   TransferInProgressError,
 } from "../kernel/errors.ts";
-import type { AppendEntriesReply, Message } from "../kernel/messages.ts";
+import {
+  type AppendEntriesReply,
+  encodeChunk,
+  type InstallSnapshotReply,
+  type Message,
+} from "../kernel/messages.ts";
 import { majority, quorumIndex } from "../kernel/quorum.ts";
 import type { NodeId } from "../kernel/types.ts";
 import { FollowerTracker } from "./_tracker.ts";
@@ -121,7 +126,14 @@ function sendAppend(
   const log = ctx.log;
   const prev = withEntries ? tracker.nextIndex - 1 : tracker.matchIndex;
   const prevTerm = log.termAt(prev);
-  if (prevTerm === undefined) return; // compacted away: needs a snapshot
+  if (prevTerm === undefined) {
+    // The entries it needs were compacted away: send the snapshot (§7).
+    if (withEntries && ctx.snapshot) {
+      tracker.becomeSnapshot(ctx.snapshot, ctx.now);
+      sendSnapshotChunk(ctx, tracker);
+    }
+    return;
+  }
   const last = withEntries
     ? Math.min(log.lastIndex, prev + ctx.config.maxEntriesPerAppend)
     : prev;
@@ -137,11 +149,79 @@ function sendAppend(
   if (withEntries) tracker.sent(last);
 }
 
+/** Sends the chunk at the tracker's offset of the snapshot it is sending. */
+function sendSnapshotChunk(
+  ctx: BehaviorContext,
+  tracker: FollowerTracker,
+): void {
+  const sending = tracker.sending!;
+  const { snapshot } = sending;
+  const total = snapshot.data.byteLength;
+  const end = Math.min(total, sending.offset + ctx.config.snapshotChunkBytes);
+  sending.sentAt = ctx.now;
+  ctx.send({
+    type: "snapshot",
+    to: tracker.id,
+    lastIncludedIndex: snapshot.index,
+    lastIncludedTerm: snapshot.term,
+    offset: sending.offset,
+    total,
+    data: encodeChunk(snapshot.data.subarray(sending.offset, end)),
+    done: end === total,
+    voters: snapshot.voters,
+    nonVoters: snapshot.nonVoters,
+  });
+}
+
+function onSnapshotReply(
+  ctx: BehaviorContext,
+  state: Leadership,
+  reply: InstallSnapshotReply,
+): void {
+  const tracker = state.trackers.get(reply.from);
+  if (!tracker) return;
+  tracker.lastContactAt = ctx.now;
+  if (reply.done) {
+    // Installed (possibly a transfer we had given up on): logs match there.
+    if (
+      reply.lastIncludedIndex > tracker.matchIndex ||
+      tracker.state === "snapshot"
+    ) {
+      tracker.snapshotInstalled(reply.lastIncludedIndex, ctx.now);
+      advanceCommit(ctx, state);
+    }
+    return;
+  }
+  const sending = tracker.sending;
+  if (
+    tracker.state !== "snapshot" || !sending ||
+    sending.snapshot.index !== reply.lastIncludedIndex ||
+    reply.offset === sending.offset ||
+    reply.offset > sending.snapshot.data.byteLength
+  ) return;
+  // Move on to the offset the follower wants: the next chunk, or back to
+  // where it lost track (resume rather than restart).
+  sending.offset = reply.offset;
+  sendSnapshotChunk(ctx, tracker);
+}
+
+/** The lowest index a leader role needs to keep: right after snapshots in transfer. */
+export function retainFrom(_ctx: BehaviorContext, state: Leadership): number {
+  let floor = Infinity;
+  for (const tracker of state.trackers.values()) {
+    if (tracker.sending) {
+      floor = Math.min(floor, tracker.sending.snapshot.index + 1);
+    }
+  }
+  return floor;
+}
+
 /** Sends what each follower is missing, within its flow-control window. */
 export function replicate(ctx: BehaviorContext, state: Leadership): void {
   const max = ctx.config.maxInflightAppends;
   const last = ctx.log.lastIndex;
   for (const tracker of state.trackers.values()) {
+    if (tracker.state === "snapshot") continue;
     if (tracker.state === "probe") {
       if (!tracker.probeSent) sendAppend(ctx, state, tracker, true);
       continue;
@@ -157,6 +237,13 @@ export function heartbeat(ctx: BehaviorContext, state: Leadership): void {
   state.nextHeartbeatAt = ctx.now + ctx.config.heartbeatMs;
   const stall = 2 * ctx.config.heartbeatMs;
   for (const tracker of state.trackers.values()) {
+    if (tracker.state === "snapshot") {
+      // A lost chunk (or answer) is sent again from the confirmed offset.
+      if (ctx.now - tracker.sending!.sentAt >= stall) {
+        sendSnapshotChunk(ctx, tracker);
+      }
+      continue;
+    }
     if (tracker.state === "probe") {
       // The probe doubles as the heartbeat; re-send it if unanswered.
       tracker.probeSent = false;
@@ -250,7 +337,9 @@ function onAppendReply(
   if (reply.seq > tracker.ackedSeq && reply.seq <= state.readSeq) {
     tracker.ackedSeq = reply.seq;
   }
-  if (reply.success) {
+  if (tracker.state === "snapshot") {
+    // Answers to appends sent before the snapshot started say nothing new.
+  } else if (reply.success) {
     if (tracker.succeeded(reply.matchIndex, ctx.now)) advanceCommit(ctx, state);
   } else {
     tracker.rejected(reply.rejectedIndex, nextIndexAfterReject(ctx, reply));
@@ -294,6 +383,9 @@ export function leaderOnMessage(
   switch (message.type) {
     case "appendReply":
       onAppendReply(ctx, state, message);
+      break;
+    case "snapshotReply":
+      onSnapshotReply(ctx, state, message);
       break;
     case "vote":
       answerVote(ctx, message);

@@ -7,15 +7,27 @@
  *   AppendEntries and waits for the answer (or the next heartbeat).
  * - `replicate`: the logs are known to match up to `matchIndex`; the leader
  *   pipelines AppendEntries without waiting, up to an in-flight window.
+ * - `snapshot`: the follower needs entries the leader compacted away; the
+ *   leader sends its snapshot in chunks, then probes after it.
  *
  * Trackers are part of the state a Leader hands to IsolatedLeader and back,
  * so a healed partition resumes replication where it stopped (ODL Bug 6587).
  * @module
  */
-import type { NodeId } from "../kernel/types.ts";
+import type { NodeId, Snapshot } from "../kernel/types.ts";
 
 /** Flow-control state of a follower tracker. */
-export type TrackerState = "probe" | "replicate";
+export type TrackerState = "probe" | "replicate" | "snapshot";
+
+/** A snapshot being sent to a follower, chunk by chunk. */
+export interface SnapshotSending {
+  /** The snapshot (kept even if a newer one is taken meanwhile). */
+  readonly snapshot: Snapshot;
+  /** Offset of the chunk in flight (= bytes the follower confirmed). */
+  offset: number;
+  /** When the chunk in flight was sent. */
+  sentAt: number;
+}
 
 /** The leader's bookkeeping for one follower. */
 export class FollowerTracker {
@@ -37,6 +49,8 @@ export class FollowerTracker {
   lastProgressAt: number;
   /** Highest read round the follower has echoed (§6.4). */
   ackedSeq = 0;
+  /** In snapshot: the transfer in progress. */
+  sending: SnapshotSending | null = null;
 
   /** Creates a tracker that starts probing at `nextIndex`. */
   constructor(id: NodeId, nextIndex: number, now: number) {
@@ -110,8 +124,29 @@ export class FollowerTracker {
     return true;
   }
 
+  /** Starts sending `snapshot` from its first byte. */
+  becomeSnapshot(snapshot: Snapshot, now: number): void {
+    this.state = "snapshot";
+    this.inflight = [];
+    this.probeSent = false;
+    this.sending = { snapshot, offset: 0, sentAt: now };
+  }
+
+  /**
+   * The follower installed the snapshot ending at `index`: its log matches
+   * up to there, and probing resumes right after it.
+   */
+  snapshotInstalled(index: number, now: number): void {
+    if (index > this.matchIndex) {
+      this.matchIndex = index;
+      this.lastProgressAt = now;
+    }
+    this.becomeProbe(index + 1);
+  }
+
   /** Falls back to probing from `nextIndex`. */
   becomeProbe(nextIndex: number): void {
+    this.sending = null;
     this.state = "probe";
     this.probeSent = false;
     this.inflight = [];

@@ -97,6 +97,7 @@ export const candidate: Behavior<CandidateState> = {
   onMessage(ctx, message, state) {
     switch (message.type) {
       case "append":
+      case "snapshot":
         // A leader of our term exists (§5.2): follow it.
         ctx.become("Follower");
         ctx.dispatch(message);

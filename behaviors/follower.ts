@@ -11,13 +11,108 @@
  * @module
  */
 import type { Behavior, BehaviorContext } from "../kernel/behavior.ts";
-import type { AppendEntries } from "../kernel/messages.ts";
+import {
+  type AppendEntries,
+  decodeChunk,
+  type InstallSnapshot,
+} from "../kernel/messages.ts";
 import { answerVote, electionDeadline } from "./_votes.ts";
+
+/** A snapshot being received from the leader. */
+export interface IncomingSnapshot {
+  /** Last index it covers. */
+  readonly index: number;
+  /** Term of that entry. */
+  readonly term: number;
+  /** Chunks received so far, in order. */
+  readonly parts: Uint8Array[];
+  /** Bytes received so far. */
+  received: number;
+}
 
 /** The Follower's own state. */
 export interface FollowerState {
   /** When the follower gives up on the leader and campaigns. */
   electionDeadline: number;
+  /** A snapshot transfer in progress, if any. */
+  incoming: IncomingSnapshot | null;
+}
+
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The follower side of InstallSnapshot (§7): chunks are taken only in
+ * order; any other offset is answered with the offset wanted, so the leader
+ * resumes there. The last chunk installs the snapshot, and the final answer
+ * leaves only after it is persisted.
+ */
+export function answerSnapshot(
+  ctx: BehaviorContext,
+  message: InstallSnapshot,
+  state: FollowerState,
+): void {
+  ctx.setLeader(message.from);
+  const reply = (offset: number, done: boolean) =>
+    ctx.send({
+      type: "snapshotReply",
+      to: message.from,
+      lastIncludedIndex: message.lastIncludedIndex,
+      offset,
+      done,
+    });
+  if (
+    message.lastIncludedIndex <= ctx.commitIndex ||
+    message.lastIncludedIndex <= ctx.log.snapshotIndex
+  ) {
+    // Already committed here, so our log matches the leader's up to there.
+    state.incoming = null;
+    reply(message.total, true);
+    return;
+  }
+  let incoming = state.incoming;
+  if (
+    !incoming || incoming.index !== message.lastIncludedIndex ||
+    incoming.term !== message.lastIncludedTerm
+  ) {
+    if (message.offset !== 0) {
+      reply(0, false);
+      return;
+    }
+    incoming = state.incoming = {
+      index: message.lastIncludedIndex,
+      term: message.lastIncludedTerm,
+      parts: [],
+      received: 0,
+    };
+  }
+  if (message.offset !== incoming.received) {
+    reply(incoming.received, false);
+    return;
+  }
+  const chunk = decodeChunk(message.data);
+  incoming.parts.push(chunk);
+  incoming.received += chunk.byteLength;
+  if (!message.done) {
+    reply(incoming.received, false);
+    return;
+  }
+  state.incoming = null;
+  ctx.installSnapshot({
+    index: incoming.index,
+    term: incoming.term,
+    voters: message.voters,
+    nonVoters: message.nonVoters,
+    data: concat(incoming.parts, incoming.received),
+  });
+  reply(incoming.received, true);
 }
 
 /**
@@ -83,7 +178,7 @@ export function answerAppend(
 export const follower: Behavior<FollowerState> = {
   name: "Follower",
   enter(ctx) {
-    return { electionDeadline: electionDeadline(ctx) };
+    return { electionDeadline: electionDeadline(ctx), incoming: null };
   },
   onTick(ctx, state) {
     if (ctx.now < state.electionDeadline) return;
@@ -95,6 +190,10 @@ export const follower: Behavior<FollowerState> = {
       case "append":
         state.electionDeadline = electionDeadline(ctx);
         answerAppend(ctx, message);
+        break;
+      case "snapshot":
+        state.electionDeadline = electionDeadline(ctx);
+        answerSnapshot(ctx, message, state);
         break;
       case "vote":
         if (answerVote(ctx, message) && !message.preVote) {

@@ -24,6 +24,7 @@ import {
   leaderOnMessage,
   type Leadership,
   releaseLeadership,
+  retainFrom,
 } from "./_leadership.ts";
 
 /**
@@ -39,6 +40,7 @@ export const isolatedLeader: Behavior<Leadership> = {
   name: "IsolatedLeader",
   enter: adoptLeadership,
   exit: releaseLeadership,
+  retainFrom,
   onTick(ctx, state) {
     if (ctx.now >= state.nextHeartbeatAt) heartbeat(ctx, state);
     if (hasQuorumContact(ctx, state)) ctx.become("Leader", state);

@@ -23,6 +23,7 @@ import {
   propose,
   read,
   releaseLeadership,
+  retainFrom,
   transfer,
 } from "./_leadership.ts";
 
@@ -55,6 +56,7 @@ export const leader: Behavior<Leadership> = {
     return state;
   },
   exit: releaseLeadership,
+  retainFrom,
   onTick(ctx, state) {
     if (ctx.now >= state.nextHeartbeatAt) heartbeat(ctx, state);
     if (

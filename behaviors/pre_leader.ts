@@ -21,6 +21,7 @@ import {
   Leadership,
   propose,
   releaseLeadership,
+  retainFrom,
 } from "./_leadership.ts";
 
 function promoteWhenReady(ctx: BehaviorContext, state: Leadership): void {
@@ -45,6 +46,7 @@ export const preLeader: Behavior<Leadership> = {
     return state;
   },
   exit: releaseLeadership,
+  retainFrom,
   onTick(ctx, state) {
     if (ctx.now >= state.nextHeartbeatAt) heartbeat(ctx, state);
   },

@@ -77,6 +77,24 @@ export class KvStateMachine implements StateMachine<KvResult> {
     }
   }
 
+  /**
+   * Serializes the map as JSON. The entries are copied before this returns,
+   * so later applies do not leak into the snapshot.
+   */
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify([...this.#map]));
+  }
+
+  /** Replaces the map with a snapshot's. */
+  restore(data: Uint8Array): void {
+    const pairs = JSON.parse(new TextDecoder().decode(data)) as [
+      string,
+      string,
+    ][];
+    this.#map.clear();
+    for (const [key, value] of pairs) this.#map.set(key, value);
+  }
+
   /** The applied value of `key`, or `null`. */
   get(key: string): string | null {
     return this.#map.get(key) ?? null;

@@ -21,7 +21,7 @@
 import type { RaftError } from "./errors.ts";
 import type { AcceptResult, LogView } from "./log.ts";
 import type { Message } from "./messages.ts";
-import type { Json, LogEntry, NodeId } from "./types.ts";
+import type { Json, LogEntry, NodeId, Snapshot } from "./types.ts";
 
 /** The five roles the kernel needs to find in a registry. */
 export const ROLE_NAMES = [
@@ -51,6 +51,10 @@ export interface CoreConfig {
   readonly maxEntriesPerAppend: number;
   /** Most unacknowledged AppendEntries per follower while replicating. */
   readonly maxInflightAppends: number;
+  /** Entries kept in the log behind a snapshot, for briefly slow followers. */
+  readonly trailingEntries: number;
+  /** Size of one InstallSnapshot chunk in bytes (before base64). */
+  readonly snapshotChunkBytes: number;
 }
 
 /** A request from a client of this node. */
@@ -107,6 +111,8 @@ export interface BehaviorContext {
   readonly log: LogView;
   /** The leadership transfer in progress, if any. */
   readonly transfer: TransferState | null;
+  /** The latest snapshot this node holds (taken or installed), if any. */
+  readonly snapshot: Snapshot | null;
   /** Whether `id` is a voter. */
   isVoter(id: NodeId): boolean;
   /**
@@ -137,6 +143,12 @@ export interface BehaviorContext {
     prevLogTerm: number,
     entries: readonly LogEntry[],
   ): AcceptResult;
+  /**
+   * Follower side of InstallSnapshot (§7): replaces the log up to the
+   * snapshot; the driver persists it and restores the state machine before
+   * any message sent after this call leaves.
+   */
+  installSnapshot(snapshot: Snapshot): void;
   /** Advances the commit index (never moves it back). */
   commitTo(index: number): void;
   /** Tells the client its proposal sits at (index, term) in the log. */
@@ -179,4 +191,9 @@ export interface Behavior<S = unknown> {
   ): void;
   /** Called once after each batch of inputs (batch sends here). */
   onFlush?(ctx: BehaviorContext, state: S): void;
+  /**
+   * The lowest log index this role still needs (e.g. a leader sending a
+   * snapshot needs the entries right after it); compaction stops below it.
+   */
+  retainFrom?(ctx: BehaviorContext, state: S): number;
 }

@@ -36,7 +36,7 @@ import { type AcceptResult, RaftLog } from "./log.ts";
 import { type Message, MESSAGE_VERSION } from "./messages.ts";
 import { type RandomSource, systemRandom } from "./random.ts";
 import type { BehaviorRegistry } from "./registry.ts";
-import type { HardState, Json, LogEntry, NodeId } from "./types.ts";
+import type { HardState, Json, LogEntry, NodeId, Snapshot } from "./types.ts";
 
 /** What the core is told. */
 export type CoreInput =
@@ -47,7 +47,8 @@ export type CoreInput =
     readonly type: "persisted";
     readonly index: number;
     readonly term: number;
-  };
+  }
+  | { readonly type: "snapshotted"; readonly snapshot: Snapshot };
 
 /** A role switch, as reported to the driver. */
 export interface RoleChange {
@@ -62,6 +63,16 @@ export interface Ready {
   readonly hardState: HardState | null;
   /** Entries to persist (replacing any stored suffix from the first one). */
   readonly entries: LogEntry[];
+  /**
+   * A snapshot received from the leader: persist it before `messages` leave
+   * (dropping stored entries it covers, and all of them unless
+   * `snapshotKeptLog`), then restore the state machine from it.
+   */
+  readonly snapshot: Snapshot | null;
+  /** Whether the log after the installed snapshot was kept. */
+  readonly snapshotKeptLog: boolean;
+  /** Stored entries up to this index may be deleted (0: none). */
+  readonly compactTo: number;
   /** Leader appends: may leave before the leader's own write (thesis §10.2.1). */
   readonly eagerMessages: Message[];
   /** Messages that leave only after the persist above completes. */
@@ -98,6 +109,8 @@ export interface CoreOptions {
   readonly hardState?: HardState;
   /** Recovered log. */
   readonly log?: RaftLog;
+  /** Recovered snapshot (the log starts right after it). */
+  readonly snapshot?: Snapshot | null;
   /** Time at creation, in milliseconds. */
   readonly now?: number;
 }
@@ -111,12 +124,17 @@ export const DEFAULT_CONFIG: CoreConfig = {
   preVote: true,
   maxEntriesPerAppend: 1024,
   maxInflightAppends: 16,
+  trailingEntries: 1_000,
+  snapshotChunkBytes: 32 * 1024,
 };
 
 function emptyReady(commitIndex: number): Ready {
   return {
     hardState: null,
     entries: [],
+    snapshot: null,
+    snapshotKeptLog: false,
+    compactTo: 0,
     eagerMessages: [],
     messages: [],
     commitIndex,
@@ -163,6 +181,7 @@ export class RaftCore {
   #transitioning = false;
   #deferred: { role: string; handover: unknown } | null = null;
   #transfer: TransferState | null = null;
+  #snapshot: Snapshot | null;
   #hardStateDirty = false;
   #ready: Ready;
   #readyEmpty = true;
@@ -198,7 +217,11 @@ export class RaftCore {
     this.#term = options.hardState?.term ?? 0;
     this.#votedFor = options.hardState?.votedFor ?? null;
     this.log = options.log ?? new RaftLog();
-    this.#commitIndex = this.log.snapshotIndex;
+    this.#snapshot = options.snapshot ?? null;
+    this.#commitIndex = Math.max(
+      this.log.snapshotIndex,
+      this.#snapshot?.index ?? 0,
+    );
     this.#now = options.now ?? 0;
     this.#ready = emptyReady(this.#commitIndex);
     this.#ctx = this.#makeContext();
@@ -262,6 +285,9 @@ export class RaftCore {
       case "persisted":
         this.log.markStable(input.index, input.term);
         break;
+      case "snapshotted":
+        this.#snapshotTaken(input.snapshot);
+        break;
     }
     this.#checkTransfer();
   }
@@ -293,6 +319,33 @@ export class RaftCore {
     return ready;
   }
 
+  /** The latest snapshot held, if any. */
+  get snapshot(): Snapshot | null {
+    return this.#snapshot;
+  }
+
+  /**
+   * A snapshot of the local state machine is durable: keep it to send to
+   * slow followers and compact the log behind it, keeping
+   * `trailingEntries` and whatever the role still needs.
+   */
+  #snapshotTaken(snapshot: Snapshot): void {
+    if (snapshot.index <= (this.#snapshot?.index ?? 0)) return;
+    this.#snapshot = snapshot;
+    const floor = this.#behavior.retainFrom?.(this.#ctx, this.#state) ??
+      Infinity;
+    const compactTo = Math.min(
+      snapshot.index - this.config.trailingEntries,
+      floor - 1,
+      this.log.lastIndex,
+    );
+    if (compactTo > this.log.snapshotIndex) {
+      this.log.compact(compactTo);
+      this.#ready = { ...this.#ready, compactTo };
+      this.#readyEmpty = false;
+    }
+  }
+
   /** Fails the transfer in progress because the node stops. */
   stopTransfer(): void {
     if (this.#transfer) {
@@ -322,7 +375,9 @@ export class RaftCore {
           message.type === "vote" && !message.transfer && this.#inLease()
         ) return;
         this.#setTerm(message.term);
-        if (message.type === "append") this.#leaderId = message.from;
+        if (message.type === "append" || message.type === "snapshot") {
+          this.#leaderId = message.from;
+        }
         if (this.#behavior.name !== "Follower") this.#become("Follower");
       }
     } else if (message.term < this.#term) {
@@ -330,7 +385,8 @@ export class RaftCore {
       return;
     }
     if (
-      message.type === "append" && message.term === this.#term
+      (message.type === "append" || message.type === "snapshot") &&
+      message.term === this.#term
     ) this.#leaderContactAt = this.#now;
     this.#behavior.onMessage(this.#ctx, message, this.#state);
   }
@@ -347,6 +403,14 @@ export class RaftCore {
         hintIndex: 0,
         hintTerm: 0,
         seq: message.seq,
+      });
+    } else if (message.type === "snapshot") {
+      this.#send({
+        type: "snapshotReply",
+        to: message.from,
+        lastIncludedIndex: message.lastIncludedIndex,
+        offset: 0,
+        done: false,
       });
     } else if (message.type === "vote") {
       this.#send({
@@ -511,6 +575,9 @@ export class RaftCore {
       get transfer() {
         return core.#transfer;
       },
+      get snapshot() {
+        return core.#snapshot;
+      },
       isVoter: (id: NodeId) => core.#voters.includes(id),
       inLeaderLease: () => core.#inLease(),
       random: () => core.#random.next(),
@@ -543,6 +610,23 @@ export class RaftCore {
         const result = core.log.accept(prevLogIndex, prevLogTerm, entries);
         if (result.ok) core.#queueEntries(result.appended);
         return result;
+      },
+      installSnapshot: (snapshot: Snapshot) => {
+        const kept = core.log.installSnapshot(snapshot.index, snapshot.term);
+        core.#snapshot = snapshot;
+        if (snapshot.index > core.#commitIndex) {
+          core.#commitIndex = snapshot.index;
+        }
+        // Entries queued for persist that the snapshot covers are moot.
+        const pending = core.#ready.entries;
+        const keep = pending.filter((e) => e.index > snapshot.index);
+        core.#ready = {
+          ...core.#ready,
+          entries: kept ? keep : [],
+          snapshot,
+          snapshotKeptLog: kept,
+        };
+        core.#readyEmpty = false;
       },
       commitTo: (index: number) => {
         const capped = Math.min(index, core.log.lastIndex);

@@ -204,6 +204,25 @@ export class RaftLog implements LogView {
     }
   }
 
+  /**
+   * Installs a snapshot received from the leader (§7): when the log holds
+   * the snapshot's last entry with the same term, the entries after it are
+   * kept; otherwise the whole log is replaced by the snapshot. Returns
+   * whether the suffix was kept.
+   */
+  installSnapshot(index: number, term: number): boolean {
+    const keep = this.termAt(index) === term && index >= this.#snapshotIndex;
+    if (keep) {
+      this.#entries = this.#entries.slice(index - this.#snapshotIndex);
+    } else {
+      this.#entries = [];
+    }
+    this.#snapshotIndex = index;
+    this.#snapshotTerm = term;
+    if (!keep || this.#stableIndex < index) this.#stableIndex = index;
+    return keep;
+  }
+
   /** Drops entries up to `index` (which must be held) after a snapshot. */
   compact(index: number): void {
     if (index <= this.#snapshotIndex || index > this.lastIndex) return;

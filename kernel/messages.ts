@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { Buffer } from "node:buffer";
 import { InvalidMessageError } from "./errors.ts";
 import type { LogEntry, NodeId } from "./types.ts";
 
@@ -94,16 +95,85 @@ export interface TimeoutNow extends MessageHeader {
   readonly type: "timeoutNow";
 }
 
+/**
+ * Leader → follower: one chunk of a snapshot (§7), for a follower whose
+ * next entry the leader has compacted away. Chunks go one at a time; the
+ * follower answers each with the byte offset it expects next, so a lost or
+ * repeated chunk resumes instead of restarting.
+ */
+export interface InstallSnapshot extends MessageHeader {
+  /** Message tag. */
+  readonly type: "snapshot";
+  /** Last index the snapshot covers. */
+  readonly lastIncludedIndex: number;
+  /** Term of the entry at `lastIncludedIndex`. */
+  readonly lastIncludedTerm: number;
+  /** Byte offset of this chunk in the snapshot data. */
+  readonly offset: number;
+  /** Total size of the snapshot data in bytes. */
+  readonly total: number;
+  /** The chunk, base64-encoded. */
+  readonly data: string;
+  /** Whether this is the last chunk. */
+  readonly done: boolean;
+  /** Voters recorded in the snapshot. */
+  readonly voters: readonly NodeId[];
+  /** Non-voters recorded in the snapshot. */
+  readonly nonVoters: readonly NodeId[];
+}
+
+/** Follower → leader: progress of a snapshot transfer. */
+export interface InstallSnapshotReply extends MessageHeader {
+  /** Message tag. */
+  readonly type: "snapshotReply";
+  /** The snapshot this answers (its last included index). */
+  readonly lastIncludedIndex: number;
+  /** Bytes received so far: the offset of the chunk wanted next. */
+  readonly offset: number;
+  /** Whether the snapshot is installed and durable. */
+  readonly done: boolean;
+}
+
 /** Any message nodes exchange. */
 export type Message =
   | AppendEntries
   | AppendEntriesReply
   | RequestVote
   | RequestVoteReply
-  | TimeoutNow;
+  | TimeoutNow
+  | InstallSnapshot
+  | InstallSnapshotReply;
 
 /** The `type` tag of a message. */
 export type MessageType = Message["type"];
+
+/**
+ * Encodes snapshot bytes for an {@linkcode InstallSnapshot} chunk.
+ *
+ * @example
+ * ```ts
+ * import { decodeChunk, encodeChunk } from "./messages.ts";
+ * console.log(decodeChunk(encodeChunk(new Uint8Array([1, 2]))).length); // 2
+ * ```
+ */
+export function encodeChunk(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    .toString("base64");
+}
+
+/**
+ * Decodes the data of an {@linkcode InstallSnapshot} chunk.
+ *
+ * @example
+ * ```ts
+ * import { decodeChunk } from "./messages.ts";
+ * console.log(decodeChunk("AQI=")); // Uint8Array(2) [ 1, 2 ]
+ * ```
+ */
+export function decodeChunk(data: string): Uint8Array {
+  const buffer = Buffer.from(data, "base64");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 
 /** Largest index or term a message may carry. */
 const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
@@ -127,6 +197,21 @@ function nodeId(value: unknown, field: string): string {
     fail(`${field} must be a non-empty string of at most 256 characters`);
   }
   return value;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64Size(text: string): number {
+  if (text.length % 4 !== 0) fail("data must be padded base64");
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
+}
+
+function idList(value: unknown, field: string): void {
+  if (!Array.isArray(value) || value.length > 1000) {
+    fail(`${field} must be an array of node ids`);
+  }
+  for (const id of value as unknown[]) nodeId(id, field);
 }
 
 function flag(value: unknown, field: string): boolean {
@@ -220,6 +305,29 @@ export function validateMessage(value: unknown): Message {
       flag(m.preVote, "preVote");
       break;
     case "timeoutNow":
+      break;
+    case "snapshot": {
+      counter(m.lastIncludedIndex, "lastIncludedIndex");
+      const snapshotTerm = counter(m.lastIncludedTerm, "lastIncludedTerm");
+      if (snapshotTerm > term) fail("lastIncludedTerm must not exceed term");
+      const offset = counter(m.offset, "offset");
+      const total = counter(m.total, "total");
+      if (typeof m.data !== "string" || !BASE64.test(m.data)) {
+        fail("data must be a base64 string");
+      }
+      const size = base64Size(m.data as string);
+      if (offset + size > total) fail("chunk must end within total");
+      if (flag(m.done, "done") && offset + size !== total) {
+        fail("the last chunk must end at total");
+      }
+      idList(m.voters, "voters");
+      idList(m.nonVoters, "nonVoters");
+      break;
+    }
+    case "snapshotReply":
+      counter(m.lastIncludedIndex, "lastIncludedIndex");
+      counter(m.offset, "offset");
+      flag(m.done, "done");
       break;
     default:
       fail(`unknown type ${JSON.stringify(m.type)}`);

@@ -41,13 +41,22 @@ import { validateMessage } from "./messages.ts";
 import type { RandomSource } from "./random.ts";
 import type { BehaviorRegistry } from "./registry.ts";
 import type { Transport } from "./transport.ts";
-import type { HardState, Json, LogEntry, NodeId } from "./types.ts";
+import type { HardState, Json, LogEntry, NodeId, Snapshot } from "./types.ts";
 import type { Storage } from "../storage/storage.ts";
 
 /** The application state machine a node feeds committed commands to. */
 export interface StateMachine<R = Json> {
   /** Applies a committed command; the result is handed back by `propose`. */
   apply(command: Json, index: number): R | Promise<R>;
+  /**
+   * Serializes the state as of the last applied command. It must capture
+   * that state before it returns (applies go on while a returned promise is
+   * pending) and should yield while it serializes a large state, so the
+   * node keeps sending heartbeats.
+   */
+  snapshot?(): Uint8Array | Promise<Uint8Array>;
+  /** Replaces the whole state with a snapshot's. */
+  restore?(data: Uint8Array): void | Promise<void>;
 }
 
 /** Options of {@linkcode createNode}. */
@@ -72,6 +81,11 @@ export interface NodeOptions<R = Json> extends Partial<CoreConfig> {
   readonly random?: RandomSource;
   /** Interval of the protocol timer (default: heartbeat / 5, at least 1). */
   readonly tickMs?: number;
+  /**
+   * Take a snapshot after this many entries were applied since the last one
+   * (default 10,000 when the state machine has `snapshot()`; 0 turns it off).
+   */
+  readonly snapshotThreshold?: number;
 }
 
 /** What a committed proposal returns. */
@@ -108,6 +122,12 @@ export interface NodeEvents {
   commit: { readonly id: NodeId; readonly commitIndex: number };
   /** Entries were applied up to `lastApplied`. */
   apply: { readonly id: NodeId; readonly lastApplied: number };
+  /** A snapshot was taken locally or installed from the leader. */
+  snapshot: {
+    readonly id: NodeId;
+    readonly index: number;
+    readonly source: "local" | "leader";
+  };
   /** Something went wrong (a storage failure stops the node). */
   error: { readonly id: NodeId; readonly error: unknown };
 }
@@ -237,6 +257,10 @@ class NodeDriver<R> implements RaftNode<R> {
   #writes: Ready[] = [];
   #writing = false;
   #written: Promise<void> = Promise.resolve();
+  #storageTail: Promise<void> = Promise.resolve();
+  #snapshotting = false;
+  #restoring = false;
+  #installedDurable = 0;
 
   constructor(options: NodeOptions<R>) {
     this.id = options.id;
@@ -298,6 +322,19 @@ class NodeDriver<R> implements RaftNode<R> {
       });
     }
     const snapshot = persisted.snapshot;
+    if (snapshot) {
+      if (!o.stateMachine.restore) {
+        this.#stopped = true;
+        throw new ConfigError(
+          `Cannot start node ${this.id} as its storage holds a snapshot and the state machine has no restore()`,
+        );
+      }
+      await o.stateMachine.restore(snapshot.data);
+    }
+    // Entries a snapshot covers are already in the restored state.
+    const entries = snapshot
+      ? persisted.entries.filter((e) => e.index > snapshot.index)
+      : persisted.entries;
     this.#core = new RaftCore({
       id: o.id,
       voters: o.voters,
@@ -314,14 +351,13 @@ class NodeDriver<R> implements RaftNode<R> {
         preVote: o.preVote,
         maxEntriesPerAppend: o.maxEntriesPerAppend,
         maxInflightAppends: o.maxInflightAppends,
+        trailingEntries: o.trailingEntries,
+        snapshotChunkBytes: o.snapshotChunkBytes,
       } as Partial<CoreConfig>,
       random: o.random,
       hardState: persisted.hardState,
-      log: new RaftLog(
-        persisted.entries,
-        snapshot?.index ?? 0,
-        snapshot?.term ?? 0,
-      ),
+      log: new RaftLog(entries, snapshot?.index ?? 0, snapshot?.term ?? 0),
+      snapshot,
       now: this.#clock.now(),
     });
     this.#lastApplied = snapshot?.index ?? 0;
@@ -366,6 +402,7 @@ class NodeDriver<R> implements RaftNode<R> {
     this.#tickTimer = null;
     await this.#idle;
     await this.#written;
+    await this.#storageTail;
     this.#core?.stopTransfer();
     if (this.#core?.hasReady) {
       for (const f of this.#core.takeReady().failures) {
@@ -483,8 +520,14 @@ class NodeDriver<R> implements RaftNode<R> {
         for (const input of batch) core.step(input, now);
         core.flush();
         while (core.hasReady) this.#dispatch(core.takeReady());
-        const upTo = Math.min(core.commitIndex, core.log.stableIndex);
-        if (upTo > this.#lastApplied) await this.#apply(core, upTo);
+        if (core.log.snapshotIndex > this.#lastApplied) {
+          // A snapshot from the leader replaced the log: restore it first.
+          this.#restoreInstalled(core);
+        } else {
+          const upTo = Math.min(core.commitIndex, core.log.stableIndex);
+          if (upTo > this.#lastApplied) await this.#apply(core, upTo);
+          this.#maybeSnapshot(core);
+        }
         this.#serveReads();
       }
     } catch (error) {
@@ -509,7 +552,8 @@ class NodeDriver<R> implements RaftNode<R> {
     const transport = this.#options.transport;
     for (const m of ready.eagerMessages) transport.send(m.to, m);
     if (
-      ready.entries.length > 0 || ready.hardState ||
+      ready.entries.length > 0 || ready.hardState || ready.snapshot ||
+      ready.compactTo > 0 ||
       (this.#writes.length > 0 || this.#writing) && ready.messages.length > 0
     ) {
       this.#writes.push(ready);
@@ -559,29 +603,37 @@ class NodeDriver<R> implements RaftNode<R> {
    * their messages and reports what is durable to the core.
    */
   async #writer(): Promise<void> {
-    const storage = this.#options.storage;
     const transport = this.#options.transport;
     while (this.#writes.length > 0 && !this.#stopped) {
       const jobs = this.#writes;
       this.#writes = [];
-      const entries: LogEntry[] = [];
+      let entries: LogEntry[] = [];
       let hardState: HardState | null = null;
       for (const job of jobs) {
-        if (job.hardState) hardState = job.hardState;
-        if (job.entries.length === 0) continue;
-        const first = job.entries[0].index;
-        if (entries.length > 0 && first <= entries[entries.length - 1].index) {
-          entries.length = Math.max(0, first - entries[0].index);
+        if (job.snapshot) {
+          // Entries queued before a snapshot install go first, in order.
+          await this.#persist(entries, hardState);
+          entries = [];
+          hardState = null;
+          await this.#persistInstalled(job.snapshot, job.snapshotKeptLog);
         }
-        for (const e of job.entries) entries.push(e);
+        if (job.hardState) hardState = job.hardState;
+        if (job.entries.length > 0) {
+          const first = job.entries[0].index;
+          if (
+            entries.length > 0 && first <= entries[entries.length - 1].index
+          ) {
+            entries.length = Math.max(0, first - entries[0].index);
+          }
+          for (const e of job.entries) entries.push(e);
+        }
       }
-      try {
-        if (entries.length > 0) await storage.append(entries);
-        if (hardState) await storage.saveHardState(hardState);
-      } catch (error) {
-        throw error instanceof StorageError ? error : new StorageError(
-          `Cannot persist on node ${this.id}: ${(error as Error)?.message}`,
-          { cause: error },
+      await this.#persist(entries, hardState);
+      let compactTo = 0;
+      for (const job of jobs) compactTo = Math.max(compactTo, job.compactTo);
+      if (compactTo > 0) {
+        await this.#storageCall(() =>
+          this.#options.storage.compactPrefix(compactTo)
         );
       }
       if (this.#stopped) return;
@@ -599,13 +651,127 @@ class NodeDriver<R> implements RaftNode<R> {
     }
   }
 
+  async #persist(
+    entries: LogEntry[],
+    hardState: HardState | null,
+  ): Promise<void> {
+    const storage = this.#options.storage;
+    if (entries.length > 0) {
+      await this.#storageCall(() => storage.append(entries));
+    }
+    if (hardState) {
+      await this.#storageCall(() => storage.saveHardState(hardState));
+    }
+  }
+
+  /**
+   * Persists a snapshot installed from the leader. Conflicting entries after
+   * it are removed before the snapshot is saved, so a crash in between can
+   * never leave a log whose entries after the snapshot disagree with it.
+   */
+  async #persistInstalled(snapshot: Snapshot, keptLog: boolean): Promise<void> {
+    const storage = this.#options.storage;
+    if (!keptLog) {
+      await this.#storageCall(() => storage.truncateSuffix(snapshot.index + 1));
+    }
+    await this.#storageCall(() => storage.saveSnapshot(snapshot));
+    await this.#storageCall(() => storage.compactPrefix(snapshot.index));
+    this.#installedDurable = Math.max(this.#installedDurable, snapshot.index);
+    this.#events.emit("snapshot", {
+      id: this.id,
+      index: snapshot.index,
+      source: "leader",
+    });
+  }
+
+  /**
+   * Runs storage calls one at a time (the writer and snapshot saves share
+   * the backend) and turns any failure into a StorageError.
+   */
+  #storageCall<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#storageTail.then(operation).catch((error) => {
+      throw error instanceof StorageError ? error : new StorageError(
+        `Cannot persist on node ${this.id}: ${(error as Error)?.message}`,
+        { cause: error },
+      );
+    });
+    this.#storageTail = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** Restores the state machine from an installed snapshot, off the loop. */
+  #restoreInstalled(core: RaftCore): void {
+    const snapshot = core.snapshot;
+    if (
+      this.#restoring || !snapshot || snapshot.index <= this.#lastApplied ||
+      this.#installedDurable < snapshot.index
+    ) return;
+    const machine = this.#options.stateMachine;
+    if (!machine.restore) {
+      this.#poison(
+        new ConfigError(
+          `Cannot install a snapshot on node ${this.id} as the state machine has no restore()`,
+        ),
+      );
+      return;
+    }
+    this.#restoring = true;
+    Promise.resolve(machine.restore(snapshot.data)).then(() => {
+      this.#restoring = false;
+      if (snapshot.index > this.#lastApplied) {
+        this.#lastApplied = snapshot.index;
+      }
+      this.#enqueue({ type: "tick" });
+    }, (error) => this.#poison(error));
+  }
+
+  /** Takes a snapshot in the background once enough entries were applied. */
+  #maybeSnapshot(core: RaftCore): void {
+    const machine = this.#options.stateMachine;
+    const threshold = this.#options.snapshotThreshold ?? 10_000;
+    if (!machine.snapshot || threshold <= 0 || this.#snapshotting) return;
+    if (this.#lastApplied - (core.snapshot?.index ?? 0) < threshold) return;
+    const index = this.#lastApplied;
+    const term = core.log.termAt(index);
+    if (term === undefined) return;
+    this.#snapshotting = true;
+    const take = async () => {
+      let data: Uint8Array;
+      try {
+        // Captured now, at `index`; serialization may continue meanwhile.
+        data = await machine.snapshot!();
+      } catch (error) {
+        // The state machine failed, not storage: report it and go on.
+        this.#events.emit("error", { id: this.id, error });
+        return;
+      }
+      const snapshot: Snapshot = {
+        index,
+        term,
+        voters: core.voters,
+        nonVoters: core.nonVoters,
+        data,
+      };
+      await this.#storageCall(() =>
+        this.#options.storage.saveSnapshot(snapshot)
+      );
+      if (this.#stopped) return;
+      this.#enqueue({ type: "snapshotted", snapshot });
+      this.#events.emit("snapshot", { id: this.id, index, source: "local" });
+    };
+    take().catch((error) => this.#poison(error)).finally(() => {
+      this.#snapshotting = false;
+    });
+  }
+
   async #apply(core: RaftCore, upTo: number): Promise<void> {
     const machine = this.#options.stateMachine;
     let sliceStart = performance.now();
     let count = 0;
     while (this.#lastApplied < upTo) {
       const index = this.#lastApplied + 1;
-      const entry = core.log.entry(index)!;
+      const entry = core.log.entry(index);
+      if (!entry) break; // compacted: a snapshot restore is due first
       let result: unknown = null;
       if (entry.kind === "command") {
         result = machine.apply(entry.command, index);

@@ -16,7 +16,13 @@ import { type Behavior, ROLE_NAMES } from "./behavior.ts";
 import { ConfigError } from "./errors.ts";
 
 const REQUIRED_HOOKS = ["onMessage", "onTick"] as const;
-const OPTIONAL_HOOKS = ["enter", "exit", "onClientRequest", "onFlush"] as const;
+const OPTIONAL_HOOKS = [
+  "enter",
+  "exit",
+  "onClientRequest",
+  "onFlush",
+  "retainFrom",
+] as const;
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 function checkPlugin(plugin: unknown): Behavior {

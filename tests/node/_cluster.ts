@@ -11,6 +11,7 @@ import {
   ManualClock,
   MemoryNetwork,
   MemoryStorage,
+  type NodeOptions,
   type RaftNode,
   seededRandom,
   type Storage,
@@ -20,10 +21,18 @@ import { yieldNow } from "../../kernel/async.ts";
 
 /** A recording state machine: the commands it applied, in order. */
 export class Recorder {
-  readonly applied: { index: number; command: Json }[] = [];
+  applied: { index: number; command: Json }[] = [];
+  restored = 0;
   apply(command: Json, index: number): Json {
     this.applied.push({ index, command });
     return { applied: index };
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.applied));
+  }
+  restore(data: Uint8Array): void {
+    this.applied = JSON.parse(new TextDecoder().decode(data));
+    this.restored++;
   }
 }
 
@@ -35,6 +44,10 @@ export interface ClusterOptions {
   storage?: (id: string) => Storage;
   transport?: (id: string, net: MemoryNetwork) => Transport;
   plugins?: (id: string) => Behavior[];
+  /** Extra node options (snapshot settings and the like). */
+  nodeOptions?: Partial<NodeOptions>;
+  /** State machine factory (default: a Recorder). */
+  machine?: (id: string) => Recorder;
 }
 
 /** A started cluster on virtual time. */
@@ -70,7 +83,7 @@ export async function startCluster(
   const machines = new Map<string, Recorder>();
   let n = 0;
   for (const id of [...ids, ...nonVoters]) {
-    const machine = new Recorder();
+    const machine = options.machine?.(id) ?? new Recorder();
     machines.set(id, machine);
     const behaviors = defaultBehaviors();
     for (const plugin of options.plugins?.(id) ?? []) behaviors.replace(plugin);
@@ -88,6 +101,7 @@ export async function startCluster(
         random: seededRandom((options.seed ?? 1) * 100 + n++),
         electionTimeoutMs: 100,
         heartbeatMs: 20,
+        ...options.nodeOptions,
       }),
     );
   }
