@@ -7,7 +7,9 @@ import {
   createNode,
   defaultBehaviors,
   MemoryNetwork,
+  type NodeOptions,
   type RaftNode,
+  type StateMachine,
   type Storage,
 } from "../mod.ts";
 import { until } from "../kernel/async.ts";
@@ -28,6 +30,8 @@ export interface LoadResult {
 export async function startCluster(
   ids: string[],
   storage: (id: string) => Storage | Promise<Storage>,
+  machine: (id: string) => StateMachine = () => ({ apply: () => null }),
+  options: Partial<NodeOptions> = {},
 ): Promise<{ nodes: RaftNode[]; leader: RaftNode; stop: () => Promise<void> }> {
   const net = new MemoryNetwork();
   const nodes: RaftNode[] = [];
@@ -38,9 +42,10 @@ export async function startCluster(
       transport: net.connect(id),
       storage: await storage(id),
       behaviors: defaultBehaviors(),
-      stateMachine: { apply: () => null },
+      stateMachine: machine(id),
       electionTimeoutMs: 300,
       heartbeatMs: 50,
+      ...options,
     }));
   }
   for (const node of nodes) await node.start();

@@ -54,8 +54,46 @@ try {
       s.kv ? fmt(rate / fsync.fsyncsPerSecond, 2) : "-",
     ]);
   }
+  rows.push(await heapAfterMillion());
 } finally {
   await Deno.remove(dir, { recursive: true });
+}
+
+/**
+ * Heap of the whole process (3 nodes, MemoryStorage) after 1,000,000
+ * entries with snapshots every 10,000 entries, measured after a full GC
+ * when the runtime allows it (`--v8-flags=--expose-gc`).
+ */
+async function heapAfterMillion(): Promise<string[]> {
+  const total = 1_000_000;
+  const cluster = await startCluster(
+    ["a", "b", "c"],
+    () => new MemoryStorage(),
+    () => {
+      let count = 0;
+      return {
+        apply: () => ++count,
+        snapshot: () => new TextEncoder().encode(String(count)),
+        restore: (data) => {
+          count = Number(new TextDecoder().decode(data));
+        },
+      };
+    },
+    { snapshotThreshold: 10_000 },
+  );
+  const r = await closedLoop(cluster.leader, 256, 120, total);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  (globalThis as { gc?: () => void }).gc?.();
+  const heapMb = Deno.memoryUsage().heapUsed / 1024 / 1024;
+  await cluster.stop();
+  return [
+    `heap after ${fmt(r.commits)} entries, snapshots on`,
+    fmt(r.commits),
+    fmt(r.commits / r.seconds),
+    `${fmt(heapMb, 1)} MB`,
+    "-",
+    "-",
+  ];
 }
 printTable(
   ["scenario (3 nodes)", "commits", "per s", "p50 ms", "p99 ms", "x fsync/s"],
