@@ -22,8 +22,9 @@ export interface PersistedState {
   /** The latest snapshot, or `null`. */
   readonly snapshot: Snapshot | null;
   /**
-   * The log entries after the snapshot (or from index 1 when there is none),
-   * contiguous and in index order.
+   * The stored log entries, contiguous and in index order. They may begin
+   * at or before the snapshot's index (entries a snapshot covers are kept
+   * until `compactPrefix`); the node ignores those.
    */
   readonly entries: LogEntry[];
 }
