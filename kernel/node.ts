@@ -517,7 +517,13 @@ class NodeDriver<R> implements RaftNode<R> {
         const batch = this.#inputs;
         this.#inputs = [];
         const now = this.#clock.now();
-        for (const input of batch) core.step(input, now);
+        for (const input of batch) {
+          // A request that timed out while queued is never proposed.
+          if (
+            input.type === "client" && !this.#requests.has(input.request.id)
+          ) continue;
+          core.step(input, now);
+        }
         core.flush();
         while (core.hasReady) this.#dispatch(core.takeReady());
         if (core.log.snapshotIndex > this.#lastApplied) {

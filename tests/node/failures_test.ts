@@ -140,3 +140,25 @@ Deno.test("malformed inbound messages are dropped without changing any state", a
     await cluster.stop();
   }
 });
+
+Deno.test("a proposal whose deadline passes before it reaches the core is never appended", async () => {
+  const cluster = await startCluster();
+  try {
+    const leader = await cluster.leader();
+    await cluster.run(40);
+    const before = leader.commitIndex;
+    // Deadline 0: the timer fires before the queued request is stepped.
+    const outcome = await settle(
+      cluster,
+      leader.propose("late", { timeoutMs: 0 }),
+    );
+    assert.ok(!outcome.ok);
+    assert.ok(!(outcome.error instanceof OutcomeUnknownError), String(outcome.error));
+    await cluster.run(60);
+    const applied = cluster.machines.get(leader.id)!.applied;
+    assert.ok(!applied.some((e) => e.command === "late"));
+    assert.equal(leader.commitIndex, before);
+  } finally {
+    await cluster.stop();
+  }
+});
