@@ -57,6 +57,10 @@ export { BehaviorRegistry } from "./kernel/registry.ts";
 export {
   type AppendEntries,
   type AppendEntriesReply,
+  decodeChunk,
+  encodeChunk,
+  type InstallSnapshot,
+  type InstallSnapshotReply,
   type Message,
   MESSAGE_VERSION,
   type MessageHeader,

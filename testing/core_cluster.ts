@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import type { Behavior, CoreConfig } from "../kernel/behavior.ts";
+import type { CoreConfig } from "../kernel/behavior.ts";
 import { RaftCore } from "../kernel/core.ts";
 import type { RaftError } from "../kernel/errors.ts";
 import { RaftLog } from "../kernel/log.ts";
