@@ -87,7 +87,11 @@ export {
 export { type RandomSource, seededRandom } from "./kernel/random.ts";
 export type { Transport } from "./kernel/transport.ts";
 export { defaultBehaviors } from "./behaviors/defaults.ts";
-export { follower, type FollowerState } from "./behaviors/follower.ts";
+export {
+  follower,
+  type FollowerState,
+  type IncomingSnapshot,
+} from "./behaviors/follower.ts";
 export { candidate, type CandidateState } from "./behaviors/candidate.ts";
 export { preLeader } from "./behaviors/pre_leader.ts";
 export { leader } from "./behaviors/leader.ts";
