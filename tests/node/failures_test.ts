@@ -153,7 +153,10 @@ Deno.test("a proposal whose deadline passes before it reaches the core is never 
       leader.propose("late", { timeoutMs: 0 }),
     );
     assert.ok(!outcome.ok);
-    assert.ok(!(outcome.error instanceof OutcomeUnknownError), String(outcome.error));
+    assert.ok(
+      !(outcome.error instanceof OutcomeUnknownError),
+      String(outcome.error),
+    );
     await cluster.run(60);
     const applied = cluster.machines.get(leader.id)!.applied;
     assert.ok(!applied.some((e) => e.command === "late"));
