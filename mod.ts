@@ -101,7 +101,11 @@ export {
   Leadership,
   type PendingRead,
 } from "./behaviors/_leadership.ts";
-export { FollowerTracker, type TrackerState } from "./behaviors/_tracker.ts";
+export {
+  FollowerTracker,
+  type SnapshotSending,
+  type TrackerState,
+} from "./behaviors/_tracker.ts";
 export {
   type LinkFaults,
   MemoryNetwork,
