@@ -20,7 +20,13 @@ import { RaftLog } from "../kernel/log.ts";
 import type { Message } from "../kernel/messages.ts";
 import { seededRandom } from "../kernel/random.ts";
 import type { BehaviorRegistry } from "../kernel/registry.ts";
-import type { HardState, Json, LogEntry, NodeId } from "../kernel/types.ts";
+import type {
+  HardState,
+  Json,
+  LogEntry,
+  NodeId,
+  Snapshot,
+} from "../kernel/types.ts";
 import { defaultBehaviors } from "../behaviors/defaults.ts";
 
 /** Options of {@linkcode CoreCluster}. */
@@ -41,8 +47,10 @@ export interface CoreClusterOptions {
 export interface DurableState {
   /** Persisted term and vote. */
   hardState: HardState;
-  /** Persisted log. */
+  /** Persisted log (contiguous; after compaction it starts past 1). */
   entries: LogEntry[];
+  /** Persisted snapshot; its data is the JSON of the applied entries. */
+  snapshot?: Snapshot | null;
 }
 
 /** The outcome of a request, as far as the harness saw. */
@@ -236,6 +244,28 @@ export class CoreCluster {
     throw new Error(`no leader elected within ${maxMs} ms`);
   }
 
+  /**
+   * Makes `id` snapshot everything it applied (the snapshot's data is the
+   * applied entries as JSON) and compact its log behind it.
+   */
+  takeSnapshot(id: NodeId): Snapshot | null {
+    const member = this.#member(id);
+    const index = member.applied.length;
+    const term = member.core.log.termAt(index);
+    if (index === 0 || term === undefined) return null;
+    const snapshot: Snapshot = {
+      index,
+      term,
+      voters: member.core.voters,
+      nonVoters: member.core.nonVoters,
+      data: new TextEncoder().encode(JSON.stringify(member.applied)),
+    };
+    member.durable.snapshot = snapshot;
+    member.core.step({ type: "snapshotted", snapshot }, this.now);
+    this.#drain(id);
+    return snapshot;
+  }
+
   /** Stops `id` abruptly: its in-memory state is gone, its storage stays. */
   crash(id: NodeId): void {
     this.#member(id).up = false;
@@ -245,7 +275,8 @@ export class CoreCluster {
   restart(id: NodeId): void {
     const member = this.#member(id);
     member.core = this.#makeCore(id, member.durable);
-    member.applied = [];
+    const snapshot = member.durable.snapshot;
+    member.applied = snapshot ? decodeApplied(snapshot) : [];
     member.up = true;
     this.#drain(id);
   }
@@ -260,7 +291,14 @@ export class CoreCluster {
       config: o.config,
       random: seededRandom((o.seed ?? 1) * 7919 + hash(id)),
       hardState: durable.hardState,
-      log: new RaftLog(durable.entries),
+      log: durable.snapshot
+        ? new RaftLog(
+          durable.entries.filter((e) => e.index > durable.snapshot!.index),
+          durable.snapshot.index,
+          durable.snapshot.term,
+        )
+        : new RaftLog(durable.entries),
+      snapshot: durable.snapshot ?? null,
       now: this.now,
     });
   }
@@ -305,23 +343,38 @@ export class CoreCluster {
       }
       this.inFlight.push(...ready.eagerMessages);
       if (ready.hardState) member.durable.hardState = ready.hardState;
+      if (ready.snapshot) {
+        const installed = ready.snapshot;
+        const durable = member.durable;
+        durable.entries = ready.snapshotKeptLog
+          ? durable.entries.filter((e) => e.index > installed.index)
+          : [];
+        durable.snapshot = installed;
+        member.applied = decodeApplied(installed);
+      }
       if (ready.entries.length > 0) {
         const first = ready.entries[0].index;
-        member.durable.entries.length = Math.min(
-          member.durable.entries.length,
-          first - 1,
-        );
-        member.durable.entries.push(...ready.entries);
+        const stored = member.durable.entries;
+        const base = stored.length > 0 ? stored[0].index : first;
+        stored.length = Math.max(0, Math.min(stored.length, first - base));
+        stored.push(...ready.entries);
         const last = ready.entries[ready.entries.length - 1];
         core.step(
           { type: "persisted", index: last.index, term: last.term },
           this.now,
         );
       }
+      if (ready.compactTo > 0) {
+        member.durable.entries = member.durable.entries.filter((e) =>
+          e.index > ready.compactTo
+        );
+      }
       this.inFlight.push(...ready.messages);
       const upTo = Math.min(ready.commitIndex, core.log.stableIndex);
       while (member.applied.length < upTo) {
-        member.applied.push(core.log.entry(member.applied.length + 1)!);
+        const entry = core.log.entry(member.applied.length + 1);
+        if (!entry) break;
+        member.applied.push(entry);
       }
       for (const a of ready.accepted) {
         this.#outcomes.set(a.requestId, {
@@ -342,6 +395,10 @@ export class CoreCluster {
     }
     throw new Error(`node ${id} did not quiesce after 100 ready rounds`);
   }
+}
+
+function decodeApplied(snapshot: Snapshot): LogEntry[] {
+  return JSON.parse(new TextDecoder().decode(snapshot.data)) as LogEntry[];
 }
 
 function hash(text: string): number {
