@@ -1,0 +1,497 @@
+/**
+ * The driver behind {@linkcode createNode}: one async loop per node around
+ * the pure core. Each turn takes every input queued since the last one,
+ * steps the core, and carries out the effects: a leader's appends leave at
+ * once, everything that must be durable goes to the {@linkcode LogWriter}
+ * (whose messages leave after the write), committed entries are applied and
+ * clients answered. Snapshots are built and restored off the loop.
+ * @module
+ */
+import { soon, yieldNow } from "./async.ts";
+import type { CoreConfig } from "./behavior.ts";
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { type CoreInput, RaftCore, type Ready } from "./core.ts";
+import {
+  ConfigError,
+  OutcomeUnknownError,
+  type RaftError,
+  StoppedError,
+  StorageError,
+} from "./errors.ts";
+import { Emitter } from "./events.ts";
+import { RaftLog } from "./log.ts";
+import { validateMessage } from "./messages.ts";
+import type { Json, NodeId } from "./types.ts";
+import { LogWriter } from "./_writer.ts";
+import { SnapshotKeeper } from "./_snapshots.ts";
+import type {
+  NodeEvents,
+  NodeOptions,
+  ProposalResult,
+  ProposeOptions,
+  RaftNode,
+  StateMachine,
+} from "./node.ts";
+
+interface Pending {
+  readonly kind: "propose" | "read" | "transfer";
+  // deno-lint-ignore no-explicit-any
+  readonly resolve: (value: any) => void;
+  readonly reject: (error: unknown) => void;
+  index: number;
+  term: number;
+  timer?: TimerId;
+}
+
+const APPLY_SLICE_MS = 5;
+
+/** A running node: the loop, the writer, requests and snapshots. */
+export class NodeDriver<R> implements RaftNode<R> {
+  readonly id: NodeId;
+  readonly #options: NodeOptions<R>;
+  readonly #clock: Clock;
+  readonly #events: Emitter<NodeEvents & Record<string, unknown>>;
+  #core: RaftCore | null = null;
+  #inputs: CoreInput[] = [];
+  #running = false;
+  #idle: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #started = false;
+  #stopping: Promise<void> | null = null;
+  #tickTimer: TimerId | null = null;
+  #nextRequest = 1;
+  #requests = new Map<number, Pending>();
+  #byIndex = new Map<number, number>();
+  #reads: { requestId: number; index: number }[] = [];
+  #lastApplied = 0;
+  #reportedCommit = 0;
+  readonly #writer: LogWriter;
+  readonly #snapshots: SnapshotKeeper;
+
+  constructor(options: NodeOptions<R>) {
+    this.id = options.id;
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#events = new Emitter((error) =>
+      queueMicrotask(() => {
+        throw error;
+      })
+    );
+    this.#writer = new LogWriter(options.id, options.storage, {
+      send: (message) => options.transport.send(message.to, message),
+      persisted: (index, term) =>
+        this.#enqueue({ type: "persisted", index, term }),
+      installed: (snapshot) => {
+        this.#snapshots.installedDurable(snapshot.index);
+        this.#events.emit("snapshot", {
+          id: this.id,
+          index: snapshot.index,
+          source: "leader",
+        });
+      },
+      failed: (error) => this.#poison(error),
+      stopped: () => this.#stopped,
+    });
+    this.#snapshots = new SnapshotKeeper({
+      nodeId: options.id,
+      machine: options.stateMachine as StateMachine<unknown>,
+      writer: this.#writer,
+      lastApplied: () => this.#lastApplied,
+      restored: (snapshot) => {
+        if (snapshot.index > this.#lastApplied) {
+          this.#lastApplied = snapshot.index;
+        }
+        this.#enqueue({ type: "tick" }); // wake the loop to apply what follows
+      },
+      taken: (snapshot) => {
+        this.#enqueue({ type: "snapshotted", snapshot });
+        this.#events.emit("snapshot", {
+          id: this.id,
+          index: snapshot.index,
+          source: "local",
+        });
+      },
+      fatal: (error) => this.#poison(error),
+      report: (error) => this.#events.emit("error", { id: this.id, error }),
+      stopped: () => this.#stopped,
+    }, options.snapshotThreshold ?? 10_000);
+  }
+
+  get role(): string {
+    return this.#core?.role ?? "Follower";
+  }
+  get term(): number {
+    return this.#core?.term ?? 0;
+  }
+  get leaderId(): NodeId | null {
+    return this.#core?.leaderId ?? null;
+  }
+  get commitIndex(): number {
+    return this.#core?.commitIndex ?? 0;
+  }
+  get lastApplied(): number {
+    return this.#lastApplied;
+  }
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  on<K extends keyof NodeEvents>(
+    type: K,
+    listener: (event: NodeEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(type, listener);
+  }
+
+  off<K extends keyof NodeEvents>(
+    type: K,
+    listener: (event: NodeEvents[K]) => void,
+  ): void {
+    this.#events.off(type, listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) {
+      throw new ConfigError(`Cannot start node ${this.id} twice`);
+    }
+    this.#started = true;
+    const o = this.#options;
+    let persisted;
+    try {
+      persisted = await o.storage.load();
+    } catch (error) {
+      this.#stopped = true;
+      throw new StorageError(`Cannot start node ${this.id}: load failed`, {
+        cause: error,
+      });
+    }
+    const snapshot = persisted.snapshot;
+    if (snapshot) {
+      if (!o.stateMachine.restore) {
+        this.#stopped = true;
+        throw new ConfigError(
+          `Cannot start node ${this.id} as its storage holds a snapshot and the state machine has no restore()`,
+        );
+      }
+      await o.stateMachine.restore(snapshot.data);
+    }
+    // Entries a snapshot covers are already in the restored state.
+    const entries = snapshot
+      ? persisted.entries.filter((e) => e.index > snapshot.index)
+      : persisted.entries;
+    this.#core = new RaftCore({
+      id: o.id,
+      voters: o.voters,
+      nonVoters: o.nonVoters,
+      behaviors: o.behaviors,
+      config: {
+        electionTimeoutMs: o.electionTimeoutMs,
+        heartbeatMs: o.heartbeatMs,
+        isolationWindowMs: o.isolationWindowMs ?? o.electionTimeoutMs,
+        transferTimeoutMs: o.transferTimeoutMs ??
+          (o.electionTimeoutMs !== undefined
+            ? 2 * o.electionTimeoutMs
+            : undefined),
+        preVote: o.preVote,
+        maxEntriesPerAppend: o.maxEntriesPerAppend,
+        maxInflightAppends: o.maxInflightAppends,
+        trailingEntries: o.trailingEntries,
+        snapshotChunkBytes: o.snapshotChunkBytes,
+      } as Partial<CoreConfig>,
+      random: o.random,
+      hardState: persisted.hardState,
+      log: new RaftLog(entries, snapshot?.index ?? 0, snapshot?.term ?? 0),
+      snapshot,
+      now: this.#clock.now(),
+    });
+    this.#lastApplied = snapshot?.index ?? 0;
+    o.transport.setHandler((raw) => this.#receive(raw));
+    this.#scheduleTick();
+  }
+
+  propose(
+    command: Json,
+    options: ProposeOptions = {},
+  ): Promise<ProposalResult<R>> {
+    return this.#request("propose", (id) => ({
+      type: "propose",
+      id,
+      command,
+    }), options.timeoutMs);
+  }
+
+  readIndex(): Promise<number> {
+    return this.#request("read", (id) => ({ type: "read", id }));
+  }
+
+  transferLeadership(target: NodeId): Promise<void> {
+    return this.#request(
+      "transfer",
+      (id) => ({ type: "transfer", id, target }),
+    );
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown(null);
+    return this.#stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async #shutdown(cause: unknown): Promise<void> {
+    this.#stopped = true;
+    if (this.#tickTimer !== null) this.#clock.clearTimeout(this.#tickTimer);
+    this.#tickTimer = null;
+    await this.#idle;
+    await this.#writer.idle();
+    this.#core?.stopTransfer();
+    if (this.#core?.hasReady) {
+      for (const f of this.#core.takeReady().failures) {
+        this.#fail(f.requestId, f.error);
+      }
+    }
+    for (const [requestId, pending] of this.#requests) {
+      let error: RaftError;
+      if (cause !== null) {
+        error = new StorageError(
+          `Cannot finish the request as node ${this.id} stopped on a storage failure`,
+          { cause },
+        );
+      } else if (pending.kind === "propose" && pending.index > 0) {
+        error = new OutcomeUnknownError(pending.index, "the node stopped");
+      } else error = new StoppedError(this.id);
+      this.#fail(requestId, error);
+    }
+    this.#byIndex.clear();
+    this.#reads = [];
+    await this.#options.transport.close?.();
+  }
+
+  #request<T>(
+    kind: Pending["kind"],
+    make: (id: number) => Extract<CoreInput, { type: "client" }>["request"],
+    timeoutMs?: number,
+  ): Promise<T> {
+    if (this.#stopped || !this.#core) {
+      return Promise.reject(
+        this.#core ? new StoppedError(this.id) : new StoppedError(
+          this.id,
+          `Cannot serve the request as node ${this.id} has not started`,
+        ),
+      );
+    }
+    const id = this.#nextRequest++;
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = { kind, resolve, reject, index: 0, term: 0 };
+      if (timeoutMs !== undefined) {
+        pending.timer = this.#clock.setTimeout(() => {
+          this.#fail(
+            id,
+            pending.index > 0
+              ? new OutcomeUnknownError(pending.index, "the deadline passed")
+              : new StoppedError(
+                this.id,
+                `Cannot finish the request as its deadline of ${timeoutMs} ms passed before it was proposed`,
+              ),
+          );
+        }, timeoutMs);
+      }
+      this.#requests.set(id, pending);
+      this.#enqueue({ type: "client", request: make(id) });
+    });
+  }
+
+  #fail(requestId: number, error: unknown): void {
+    const pending = this.#requests.get(requestId);
+    if (!pending) return;
+    this.#requests.delete(requestId);
+    if (pending.timer !== undefined) this.#clock.clearTimeout(pending.timer);
+    if (pending.index > 0 && pending.kind === "propose") {
+      this.#byIndex.delete(pending.index);
+    }
+    pending.reject(error);
+  }
+
+  #settle(requestId: number, value: unknown): void {
+    const pending = this.#requests.get(requestId);
+    if (!pending) return;
+    this.#requests.delete(requestId);
+    if (pending.timer !== undefined) this.#clock.clearTimeout(pending.timer);
+    pending.resolve(value);
+  }
+
+  #receive(raw: unknown): void {
+    if (this.#stopped) return;
+    let message;
+    try {
+      message = validateMessage(raw);
+    } catch {
+      // Malformed input changes nothing; transports report it to senders.
+      return;
+    }
+    this.#enqueue({ type: "message", message });
+  }
+
+  #scheduleTick(): void {
+    const o = this.#options;
+    const tickMs = o.tickMs ??
+      Math.max(1, Math.floor((o.heartbeatMs ?? 50) / 5));
+    this.#tickTimer = this.#clock.setTimeout(() => {
+      if (this.#stopped) return;
+      this.#enqueue({ type: "tick" });
+      this.#scheduleTick();
+    }, tickMs);
+  }
+
+  #enqueue(input: CoreInput): void {
+    this.#inputs.push(input);
+    if (!this.#running) {
+      this.#running = true;
+      this.#idle = new Promise((resolve) => soon(() => this.#run(resolve)));
+    }
+  }
+
+  async #run(done: () => void): Promise<void> {
+    const core = this.#core!;
+    try {
+      while (this.#inputs.length > 0 && !this.#stopped) {
+        const batch = this.#inputs;
+        this.#inputs = [];
+        const now = this.#clock.now();
+        for (const input of batch) {
+          // A request that timed out while queued is never proposed.
+          if (
+            input.type === "client" && !this.#requests.has(input.request.id)
+          ) continue;
+          core.step(input, now);
+        }
+        core.flush();
+        while (core.hasReady) this.#dispatch(core.takeReady());
+        if (core.log.snapshotIndex > this.#lastApplied) {
+          // A snapshot from the leader replaced the log: restore it first.
+          this.#snapshots.restoreInstalled(core);
+        } else {
+          const upTo = Math.min(core.commitIndex, core.log.stableIndex);
+          if (upTo > this.#lastApplied) await this.#apply(core, upTo);
+          this.#snapshots.maybeTake(core);
+        }
+        this.#serveReads();
+      }
+    } catch (error) {
+      this.#poison(error);
+    }
+    this.#running = false;
+    done();
+  }
+
+  #poison(error: unknown): void {
+    if (this.#stopped && this.#stopping) return;
+    this.#events.emit("error", { id: this.id, error });
+    this.#stopping ??= this.#shutdown(error);
+  }
+
+  /**
+   * Carries out a Ready. A leader's appends leave at once; everything that
+   * must be durable first goes to the writer, and every later message queues
+   * behind it so no message overtakes the write it depends on.
+   */
+  #dispatch(ready: Ready): void {
+    const transport = this.#options.transport;
+    for (const m of ready.eagerMessages) transport.send(m.to, m);
+    if (
+      ready.entries.length > 0 || ready.hardState || ready.snapshot ||
+      ready.compactTo > 0 ||
+      this.#writer.busy && ready.messages.length > 0
+    ) {
+      this.#writer.push(ready);
+    } else {
+      for (const m of ready.messages) transport.send(m.to, m);
+    }
+    for (const change of ready.roleChanges) {
+      this.#events.emit("roleChange", {
+        id: this.id,
+        ...change,
+        at: Date.now(),
+      });
+    }
+    for (const a of ready.accepted) {
+      const pending = this.#requests.get(a.requestId);
+      if (!pending) continue;
+      pending.index = a.index;
+      pending.term = a.term;
+      this.#byIndex.set(a.index, a.requestId);
+    }
+    for (const f of ready.failures) this.#fail(f.requestId, f.error);
+    for (const id of ready.transfersDone) this.#settle(id, undefined);
+    for (const r of ready.reads) this.#reads.push(r);
+    if (ready.commitIndex > this.#reportedCommit) {
+      this.#reportedCommit = ready.commitIndex;
+      if (this.#events.has("commit")) {
+        this.#events.emit("commit", {
+          id: this.id,
+          commitIndex: ready.commitIndex,
+        });
+      }
+    }
+  }
+
+  async #apply(core: RaftCore, upTo: number): Promise<void> {
+    const machine = this.#options.stateMachine;
+    let sliceStart = performance.now();
+    let count = 0;
+    while (this.#lastApplied < upTo) {
+      const index = this.#lastApplied + 1;
+      const entry = core.log.entry(index);
+      if (!entry) break; // compacted: a snapshot restore is due first
+      let result: unknown = null;
+      if (entry.kind === "command") {
+        result = machine.apply(entry.command, index);
+        if (result instanceof Promise) result = await result;
+      }
+      this.#lastApplied = index;
+      const requestId = this.#byIndex.get(index);
+      if (requestId !== undefined) {
+        this.#byIndex.delete(index);
+        const pending = this.#requests.get(requestId);
+        if (pending && pending.term === entry.term) {
+          this.#settle(requestId, { index, term: entry.term, result });
+        } else if (pending) {
+          this.#fail(
+            requestId,
+            new OutcomeUnknownError(
+              index,
+              "another entry committed at its index",
+            ),
+          );
+        }
+      }
+      // Long batches yield so timers (heartbeats) keep firing.
+      if (
+        ++count % 256 === 0 && performance.now() - sliceStart > APPLY_SLICE_MS
+      ) {
+        await yieldNow();
+        sliceStart = performance.now();
+        if (this.#stopped) return;
+      }
+    }
+    if (count > 0 && this.#events.has("apply")) {
+      this.#events.emit("apply", {
+        id: this.id,
+        lastApplied: this.#lastApplied,
+      });
+    }
+  }
+
+  #serveReads(): void {
+    if (this.#reads.length === 0) return;
+    const waiting: { requestId: number; index: number }[] = [];
+    for (const read of this.#reads) {
+      if (read.index <= this.#lastApplied) {
+        this.#settle(read.requestId, read.index);
+      } else waiting.push(read);
+    }
+    this.#reads = waiting;
+  }
+}
