@@ -61,6 +61,7 @@ export class FollowerTracker {
 
   /** Whether another AppendEntries with entries may go out now. */
   canSend(maxInflight: number): boolean {
+    if (this.state === "snapshot") return false;
     return this.state === "probe"
       ? !this.probeSent
       : this.inflight.length < maxInflight;

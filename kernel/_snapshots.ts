@@ -105,8 +105,17 @@ export class SnapshotKeeper {
         nonVoters: core.nonVoters,
         data,
       };
-      await h.writer.call((storage) => storage.saveSnapshot(snapshot));
-      if (!h.stopped()) h.taken(snapshot);
+      // While this snapshot was being built, the leader may have installed
+      // a newer one, stored it and compacted the log up to it. Storing this
+      // older snapshot over it would leave storage with a gap between the
+      // snapshot and the first entry (a restart then misplaces every entry).
+      // Found by the simulator (testing/sim.ts, seed 451, 5 nodes).
+      const stored = await h.writer.call((storage) =>
+        (core.snapshot?.index ?? 0) > index
+          ? Promise.resolve(false)
+          : storage.saveSnapshot(snapshot).then(() => true)
+      );
+      if (stored && !h.stopped()) h.taken(snapshot);
     };
     take().catch((error) => h.fatal(error)).finally(() => {
       this.#taking = false;

@@ -366,7 +366,10 @@ export class RaftCore {
   }
 
   #receive(message: Message): void {
-    if (message.to !== this.id || !this.#members.has(message.from)) return;
+    if (
+      message.to !== this.id || message.from === this.id ||
+      !this.#members.has(message.from)
+    ) return;
     if (message.term > this.#term) {
       const keepsTerm = (message.type === "vote" && message.preVote) ||
         (message.type === "voteReply" && message.preVote && message.granted);

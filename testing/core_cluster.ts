@@ -17,7 +17,7 @@ import type { CoreConfig } from "../kernel/behavior.ts";
 import { RaftCore } from "../kernel/core.ts";
 import type { RaftError } from "../kernel/errors.ts";
 import { RaftLog } from "../kernel/log.ts";
-import type { Message } from "../kernel/messages.ts";
+import { type Message, validateMessage } from "../kernel/messages.ts";
 import { seededRandom } from "../kernel/random.ts";
 import type { BehaviorRegistry } from "../kernel/registry.ts";
 import type {
@@ -185,6 +185,15 @@ export class CoreCluster {
 
   /** Delivers `message` to its recipient now (even a fabricated one). */
   deliver(message: Message): void {
+    // Like the driver (node.ts), check what arrives at the boundary: a
+    // fabricated malformed message is dropped before any core sees it. (The
+    // core trusts its input: unchecked, a garbage `term` such as "7" or 99
+    // with an unknown type would move the node's term.)
+    try {
+      validateMessage(message);
+    } catch {
+      return;
+    }
     const member = this.#members.get(message.to);
     if (!member?.up) return;
     this.delivered.push(message);
