@@ -265,6 +265,15 @@ export function heartbeat(ctx: BehaviorContext, state: Leadership): void {
     }
     sendAppend(ctx, state, tracker, false);
   }
+  // A lost TimeoutNow must not leave the transfer to time out: while the
+  // target is still caught up and we still lead, ask it again.
+  const transfer = ctx.transfer;
+  if (transfer?.timeoutNowSent && transfer.term === ctx.term) {
+    const target = state.trackers.get(transfer.target);
+    if (target && target.matchIndex === ctx.log.lastIndex) {
+      ctx.send({ type: "timeoutNow", to: transfer.target });
+    }
+  }
 }
 
 /** Advances the commit index from the voters' match indexes (§5.3, §5.4.2). */

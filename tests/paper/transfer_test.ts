@@ -160,3 +160,23 @@ Deno.test("§3.10 a second transfer while one is in progress gets TransferInProg
   assert.equal(cluster.outcome(first).status, "pending");
   assert.equal(cluster.core(leader).transfer?.target, target);
 });
+
+Deno.test("§3.10 a lost TimeoutNow is sent again, so the transfer still completes", () => {
+  const cluster = new CoreCluster({ voters: ["a", "b", "c"], seed: 21 });
+  const leader = cluster.electLeader();
+  cluster.advance(100);
+  const target = cluster.ids.find((id) => id !== leader)!;
+  let dropped = 0;
+  cluster.filter = (m) => {
+    if (m.type === "timeoutNow" && dropped === 0) {
+      dropped++;
+      return false;
+    }
+    return true;
+  };
+  const request = cluster.transfer(leader, target);
+  cluster.advance(200);
+  assert.equal(dropped, 1);
+  assert.equal(cluster.outcome(request).status, "done");
+  assert.equal(cluster.core(target).role, "Leader");
+});
