@@ -63,6 +63,8 @@ export class Leadership {
   readonly since: number;
   /** When the next heartbeat is due. */
   nextHeartbeatAt: number;
+  /** When the leader last became isolated (IsolatedLeader only). */
+  isolatedAt = 0;
 
   /** Creates trackers for every peer, probing from the log's end. */
   constructor(ctx: BehaviorContext) {
@@ -256,10 +258,13 @@ export function heartbeat(ctx: BehaviorContext, state: Leadership): void {
       continue;
     }
     if (
+      ctx.log.termAt(tracker.matchIndex) === undefined ||
       tracker.matchIndex < tracker.nextIndex - 1 &&
-      ctx.now - tracker.lastProgressAt >= stall
+        ctx.now - tracker.lastProgressAt >= stall
     ) {
-      // Appends went unanswered: assume they were lost and resend.
+      // Appends went unanswered, or what the follower has was compacted
+      // away so no heartbeat can name it: probe again (which sends the
+      // snapshot when needed).
       tracker.becomeProbe(tracker.matchIndex + 1);
       continue;
     }

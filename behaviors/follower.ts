@@ -20,6 +20,10 @@ import { answerVote, electionDeadline } from "./_votes.ts";
 
 /** A snapshot being received from the leader. */
 export interface IncomingSnapshot {
+  /** The leader sending it. */
+  readonly from: string;
+  /** The term it is sent in. */
+  readonly leaderTerm: number;
   /** Last index it covers. */
   readonly index: number;
   /** Term of that entry. */
@@ -78,15 +82,20 @@ export function answerSnapshot(
     return;
   }
   let incoming = state.incoming;
+  // Chunks of one transfer only: two leaders may hold different bytes for
+  // the same index, and splicing them would corrupt the state machine.
   if (
     !incoming || incoming.index !== message.lastIncludedIndex ||
-    incoming.term !== message.lastIncludedTerm
+    incoming.term !== message.lastIncludedTerm ||
+    incoming.from !== message.from || incoming.leaderTerm !== message.term
   ) {
     if (message.offset !== 0) {
       reply(0, false);
       return;
     }
     incoming = state.incoming = {
+      from: message.from,
+      leaderTerm: message.term,
       index: message.lastIncludedIndex,
       term: message.lastIncludedTerm,
       parts: [],

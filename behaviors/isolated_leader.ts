@@ -5,7 +5,9 @@
  * once) but keeps replicating and committing, and returns to Leader in the
  * same term, with the same state, as soon as a majority answers again. A
  * proposal pending when it was isolated still commits and resolves if the
- * term survives (ODL Bug 6587).
+ * term survives (ODL Bug 6587). If no majority answers within
+ * `isolatedStepDownMs` it steps down, since its heartbeats would otherwise
+ * keep followers it reaches but cannot hear from electing anyone.
  *
  * @example
  * ```ts
@@ -38,12 +40,26 @@ import {
  */
 export const isolatedLeader: Behavior<Leadership> = {
   name: "IsolatedLeader",
-  enter: adoptLeadership,
+  enter(ctx, handover) {
+    const state = adoptLeadership(ctx, handover);
+    state.isolatedAt = ctx.now;
+    return state;
+  },
   exit: releaseLeadership,
   retainFrom,
   onTick(ctx, state) {
     if (ctx.now >= state.nextHeartbeatAt) heartbeat(ctx, state);
-    if (hasQuorumContact(ctx, state)) ctx.become("Leader", state);
+    if (hasQuorumContact(ctx, state)) {
+      ctx.become("Leader", state);
+      return;
+    }
+    const limit = ctx.config.isolatedStepDownMs;
+    if (limit > 0 && ctx.now - state.isolatedAt >= limit) {
+      // Our heartbeats keep followers from electing anyone they can reach
+      // while we cannot hear them: give the term up (pending proposals
+      // become outcome unknown).
+      ctx.become("Follower");
+    }
   },
   onMessage(ctx, message, state) {
     leaderOnMessage(ctx, message, state);

@@ -15,6 +15,7 @@
 import type { Behavior, BehaviorContext } from "../kernel/behavior.ts";
 import { TransferFailedError } from "../kernel/errors.ts";
 import {
+  hasQuorumContact,
   heartbeat,
   leaderFlush,
   leaderOnMessage,
@@ -49,6 +50,12 @@ export const preLeader: Behavior<Leadership> = {
   retainFrom,
   onTick(ctx, state) {
     if (ctx.now >= state.nextHeartbeatAt) heartbeat(ctx, state);
+    // Cut off from the majority before its no-op committed: it cannot
+    // become Leader, so it must not hold clients (or followers) forever.
+    if (
+      ctx.now - state.since >= ctx.config.isolationWindowMs &&
+      !hasQuorumContact(ctx, state)
+    ) ctx.become("Follower");
   },
   onMessage(ctx, message, state) {
     leaderOnMessage(ctx, message, state);

@@ -20,7 +20,7 @@ import {
 } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { RaftLog } from "./log.ts";
-import { validateMessage } from "./messages.ts";
+import { type Message, validateMessage } from "./messages.ts";
 import type { Json, NodeId } from "./types.ts";
 import { LogWriter } from "./_writer.ts";
 import { SnapshotKeeper } from "./_snapshots.ts";
@@ -78,11 +78,12 @@ export class NodeDriver<R> implements RaftNode<R> {
       })
     );
     this.#writer = new LogWriter(options.id, options.storage, {
-      send: (message) => options.transport.send(message.to, message),
+      send: (message) => this.#send(message),
       persisted: (index, term) =>
         this.#enqueue({ type: "persisted", index, term }),
       installed: (snapshot) => {
         this.#snapshots.installedDurable(snapshot.index);
+        this.#enqueue({ type: "tick" }); // wake the loop to restore it
         this.#events.emit("snapshot", {
           id: this.id,
           index: snapshot.index,
@@ -100,6 +101,15 @@ export class NodeDriver<R> implements RaftNode<R> {
       restored: (snapshot) => {
         if (snapshot.index > this.#lastApplied) {
           this.#lastApplied = snapshot.index;
+        }
+        // Proposals the snapshot jumped over were appended by this node as
+        // leader; whether they are the entries that committed is unknown.
+        for (const [index, requestId] of this.#byIndex) {
+          if (index > snapshot.index) continue;
+          this.#fail(
+            requestId,
+            new OutcomeUnknownError(index, "a snapshot replaced its entry"),
+          );
         }
         this.#enqueue({ type: "tick" }); // wake the loop to apply what follows
       },
@@ -188,6 +198,10 @@ export class NodeDriver<R> implements RaftNode<R> {
         electionTimeoutMs: o.electionTimeoutMs,
         heartbeatMs: o.heartbeatMs,
         isolationWindowMs: o.isolationWindowMs ?? o.electionTimeoutMs,
+        isolatedStepDownMs: o.isolatedStepDownMs ??
+          (o.electionTimeoutMs !== undefined
+            ? 4 * o.electionTimeoutMs
+            : undefined),
         transferTimeoutMs: o.transferTimeoutMs ??
           (o.electionTimeoutMs !== undefined
             ? 2 * o.electionTimeoutMs
@@ -255,9 +269,12 @@ export class NodeDriver<R> implements RaftNode<R> {
     for (const [requestId, pending] of this.#requests) {
       let error: RaftError;
       if (cause !== null) {
+        const appended = pending.kind === "propose" && pending.index > 0;
         error = new StorageError(
-          `Cannot finish the request as node ${this.id} stopped on a storage failure`,
-          { cause },
+          appended
+            ? `Cannot tell whether the proposal at index ${pending.index} committed as node ${this.id} stopped on a storage failure`
+            : `Cannot finish the request as node ${this.id} stopped on a storage failure`,
+          { cause, index: appended ? pending.index : undefined },
         );
       } else if (pending.kind === "propose" && pending.index > 0) {
         error = new OutcomeUnknownError(pending.index, "the node stopped");
@@ -386,6 +403,15 @@ export class NodeDriver<R> implements RaftNode<R> {
     done();
   }
 
+  /** Hands a message to the transport; a throwing transport is reported, not fatal. */
+  #send(message: Message): void {
+    try {
+      this.#options.transport.send(message.to, message);
+    } catch (error) {
+      this.#events.emit("error", { id: this.id, error });
+    }
+  }
+
   #poison(error: unknown): void {
     if (this.#stopped && this.#stopping) return;
     this.#events.emit("error", { id: this.id, error });
@@ -398,16 +424,24 @@ export class NodeDriver<R> implements RaftNode<R> {
    * behind it so no message overtakes the write it depends on.
    */
   #dispatch(ready: Ready): void {
-    const transport = this.#options.transport;
-    for (const m of ready.eagerMessages) transport.send(m.to, m);
+    // A leader's appends may leave before its own write (thesis §10.2.1),
+    // but never before the term and vote that make it leader are durable: a
+    // single voter wins and appends in the very Ready that bumps its term.
+    const eager = !ready.hardState && !this.#writer.hardStatePending;
+    if (eager) { for (const m of ready.eagerMessages) this.#send(m); }
     if (
+      !eager && ready.eagerMessages.length > 0 ||
       ready.entries.length > 0 || ready.hardState || ready.snapshot ||
       ready.compactTo > 0 ||
       this.#writer.busy && ready.messages.length > 0
     ) {
-      this.#writer.push(ready);
+      this.#writer.push(
+        eager
+          ? ready
+          : { ...ready, messages: [...ready.eagerMessages, ...ready.messages] },
+      );
     } else {
-      for (const m of ready.messages) transport.send(m.to, m);
+      for (const m of ready.messages) this.#send(m);
     }
     for (const change of ready.roleChanges) {
       this.#events.emit("roleChange", {
@@ -469,7 +503,7 @@ export class NodeDriver<R> implements RaftNode<R> {
       }
       // Long batches yield so timers (heartbeats) keep firing.
       if (
-        ++count % 256 === 0 && performance.now() - sliceStart > APPLY_SLICE_MS
+        ++count % 16 === 0 && performance.now() - sliceStart > APPLY_SLICE_MS
       ) {
         await yieldNow();
         sliceStart = performance.now();

@@ -34,12 +34,18 @@ export class LogWriter {
   #running = false;
   #done: Promise<void> = Promise.resolve();
   #tail: Promise<void> = Promise.resolve();
+  #hardStateJobs = 0;
 
   /** Creates the writer of node `nodeId` over `storage`. */
   constructor(nodeId: NodeId, storage: Storage, hooks: WriterHooks) {
     this.#nodeId = nodeId;
     this.#storage = storage;
     this.#hooks = hooks;
+  }
+
+  /** Whether a term or vote is queued or being written. */
+  get hardStatePending(): boolean {
+    return this.#hardStateJobs > 0;
   }
 
   /** Whether a write is queued or running (later messages wait for it). */
@@ -55,6 +61,7 @@ export class LogWriter {
   /** Queues a Ready: its writes, then its messages. */
   push(ready: Ready): void {
     this.#queue.push(ready);
+    if (ready.hardState) this.#hardStateJobs++;
     if (this.#running) return;
     this.#running = true;
     this.#done = this.#drain().catch((error) =>
@@ -101,6 +108,7 @@ export class LogWriter {
         if (job.entries.length > 0) mergeEntries(entries, job.entries);
       }
       await this.#persist(entries, hardState);
+      for (const job of jobs) if (job.hardState) this.#hardStateJobs--;
       let compactTo = 0;
       for (const job of jobs) compactTo = Math.max(compactTo, job.compactTo);
       if (compactTo > 0) await this.call((s) => s.compactPrefix(compactTo));
@@ -119,8 +127,10 @@ export class LogWriter {
     entries: LogEntry[],
     hardState: HardState | null,
   ): Promise<void> {
-    if (entries.length > 0) await this.call((s) => s.append(entries));
+    // Term and vote first: a crash in between then never leaves entries of
+    // a term newer than the stored current term.
     if (hardState) await this.call((s) => s.saveHardState(hardState));
+    if (entries.length > 0) await this.call((s) => s.append(entries));
   }
 
   /**

@@ -43,6 +43,12 @@ export interface CoreConfig {
   readonly heartbeatMs: number;
   /** A leader that hears from no majority for this long becomes IsolatedLeader. */
   readonly isolationWindowMs: number;
+  /**
+   * An IsolatedLeader that still hears no majority after this long steps
+   * down, so followers it still reaches can elect a leader they can answer
+   * (e.g. behind a one-way link); 0 keeps it isolated until it hears one.
+   */
+  readonly isolatedStepDownMs: number;
   /** A leadership transfer aborts after this long. */
   readonly transferTimeoutMs: number;
   /** Run a PreVote round before a real election (thesis §9.6). */

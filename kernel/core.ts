@@ -52,8 +52,11 @@ export type CoreInput =
 
 /** A role switch, as reported to the driver. */
 export interface RoleChange {
+  /** Role left. */
   readonly from: string;
+  /** Role taken. */
   readonly to: string;
+  /** Term at the switch. */
   readonly term: number;
 }
 
@@ -120,6 +123,7 @@ export const DEFAULT_CONFIG: CoreConfig = {
   electionTimeoutMs: 150,
   heartbeatMs: 50,
   isolationWindowMs: 150,
+  isolatedStepDownMs: 600,
   transferTimeoutMs: 300,
   preVote: true,
   maxEntriesPerAppend: 1024,
@@ -294,7 +298,13 @@ export class RaftCore {
 
   /** Ends a batch of inputs: lets the role batch its sends. */
   flush(): void {
-    this.#behavior.onFlush?.(this.#ctx, this.#state);
+    // A role taken during a flush (PreLeader -> Leader) flushes too, so work
+    // it inherits (held reads) does not wait for the next input.
+    for (let round = 0; round < 4; round++) {
+      const behavior = this.#behavior;
+      behavior.onFlush?.(this.#ctx, this.#state);
+      if (this.#behavior === behavior) break;
+    }
     this.#checkTransfer();
   }
 

@@ -146,7 +146,19 @@ export type TransferFailureReason =
  * console.log(e.cause instanceof Error); // true
  * ```
  */
-export class StorageError extends RaftError {}
+export class StorageError extends RaftError {
+  /**
+   * For a proposal that was already appended when storage failed: its log
+   * index. It may still commit elsewhere (treat it as outcome unknown).
+   * Absent when the request was never proposed.
+   */
+  readonly index?: number;
+  /** Creates the error; pass `index` for an appended proposal. */
+  constructor(message: string, options?: ErrorOptions & { index?: number }) {
+    super(message, options);
+    if (options?.index !== undefined) this.index = options.index;
+  }
+}
 
 /**
  * The node is stopped (or stopping); the request was not proposed.

@@ -165,3 +165,47 @@ Deno.test("a proposal whose deadline passes before it reaches the core is never 
     await cluster.stop();
   }
 });
+
+Deno.test("a single voter does not send appends before the term that makes it leader is durable", async () => {
+  let releaseHardState: () => void = () => {};
+  let hardStateDurable = false;
+  let appendsBeforeDurable = 0;
+  class SlowHardState extends MemoryStorage {
+    override saveHardState(state: HardState): Promise<void> {
+      return new Promise<void>((resolve) => {
+        releaseHardState = () => {
+          hardStateDurable = true;
+          resolve();
+        };
+      }).then(() => super.saveHardState(state));
+    }
+  }
+  const cluster = await startCluster({
+    ids: ["a"],
+    nonVoters: ["b"],
+    storage: (id) => id === "a" ? new SlowHardState() : new MemoryStorage(),
+    transport: (id, net) => {
+      const inner = net.connect(id);
+      return {
+        send: (to, m) => {
+          if (id === "a" && m.type === "append" && !hardStateDurable) {
+            appendsBeforeDurable++;
+          }
+          inner.send(to, m);
+        },
+        setHandler: (h) => inner.setHandler(h),
+        close: () => inner.close?.(),
+      };
+    },
+  });
+  try {
+    await cluster.runUntil(() => cluster.node("a").term > 0, 2_000);
+    await cluster.run(50);
+    assert.equal(appendsBeforeDurable, 0);
+    releaseHardState();
+    await cluster.runUntil(() => cluster.node("b").commitIndex > 0, 2_000);
+  } finally {
+    releaseHardState();
+    await cluster.stop();
+  }
+});

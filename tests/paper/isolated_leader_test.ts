@@ -228,3 +228,23 @@ Deno.test("Bug 6587: an isolated leader whose majority elected someone else step
   assert.equal(cluster.outcome(read).status, "failed", "the read never served");
   assertElectionSafety(cluster);
 });
+
+Deno.test("an IsolatedLeader behind a one-way link steps down so the others can elect a leader", () => {
+  const cluster = new CoreCluster({ voters: ["a", "b", "c"], seed: 61 });
+  const old = cluster.electLeader();
+  cluster.advance(60);
+  // The old leader still reaches everyone but hears no one.
+  cluster.filter = (m) => m.to !== old;
+  let isolated = false;
+  let next: string | undefined;
+  for (let t = 0; t < 3_000 && !next; t += 10) {
+    cluster.advance(10);
+    isolated ||= cluster.core(old).role === "IsolatedLeader";
+    next = cluster.ids.find((id) =>
+      id !== old && cluster.core(id).role === "Leader"
+    );
+  }
+  assert.ok(isolated, "it became IsolatedLeader first");
+  assert.ok(next, "the majority elected a new leader despite its heartbeats");
+  assert.notEqual(cluster.core(old).role, "Leader");
+});

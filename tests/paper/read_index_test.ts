@@ -71,7 +71,8 @@ Deno.test("§6.4 a leader cut off from the majority never completes a read, even
   // The majority writes; the old leader must never serve its old state.
   cluster.propose(next, "new");
   cluster.advance(60);
-  assert.equal(cluster.outcome(read).status, "pending");
+  // Still unanswered, or refused once the isolated leader stepped down.
+  assert.notEqual(cluster.outcome(read).status, "read");
   cluster.heal();
   cluster.advance(200);
   const error = failure(cluster.outcome(read));

@@ -110,3 +110,32 @@ Deno.test("a snapshot transfer is kept across Leader -> IsolatedLeader -> Leader
   cluster.advance(1_000);
   assert.deepEqual(cluster.applied(lagger), cluster.applied(leader));
 });
+
+Deno.test("§7 chunks of the same snapshot index from two leaders are never spliced together", () => {
+  const cluster = new CoreCluster({ voters: ["a", "b", "c"], seed: 31 });
+  cluster.partition(["a"], ["b"], ["c"]); // nothing but what we deliver
+  const chunk = (from: string, term: number, offset: number, bytes: number[]) =>
+    ({
+      v: 1,
+      type: "snapshot",
+      term,
+      from,
+      to: "c",
+      lastIncludedIndex: 10,
+      lastIncludedTerm: 1,
+      offset,
+      total: 4,
+      data: btoa(String.fromCharCode(...bytes)),
+      done: offset + bytes.length === 4,
+      voters: ["a", "b", "c"],
+      nonVoters: [],
+    }) as Message;
+  cluster.deliver(chunk("a", 1, 0, [1, 1]));
+  cluster.deliver(chunk("b", 2, 2, [9, 9]));
+  assert.equal(cluster.durable("c").snapshot ?? null, null);
+  const answer = cluster.inFlight.filter((m) => m.type === "snapshotReply")
+    .at(-1) as Extract<Message, { type: "snapshotReply" }>;
+  assert.equal(answer.to, "b");
+  assert.equal(answer.offset, 0, "b must start over from byte 0");
+  assert.equal(answer.done, false);
+});
