@@ -234,8 +234,12 @@ export class NodeDriver<R> implements RaftNode<R> {
     }), options.timeoutMs);
   }
 
-  readIndex(): Promise<number> {
-    return this.#request("read", (id) => ({ type: "read", id }));
+  readIndex(options: ProposeOptions = {}): Promise<number> {
+    return this.#request(
+      "read",
+      (id) => ({ type: "read", id }),
+      options.timeoutMs,
+    );
   }
 
   transferLeadership(target: NodeId): Promise<void> {

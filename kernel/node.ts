@@ -143,7 +143,7 @@ export interface RaftNode<R = Json> extends AsyncDisposable {
   /** Proposes a command; resolves once it is committed and applied. */
   propose(command: Json, options?: ProposeOptions): Promise<ProposalResult<R>>;
   /** Linearizable read barrier (§6.4): resolves with the read index once applied. */
-  readIndex(): Promise<number>;
+  readIndex(options?: ProposeOptions): Promise<number>;
   /** Hands leadership to `target` (thesis §3.10). */
   transferLeadership(target: NodeId): Promise<void>;
   /** Stops the node; idempotent. */
