@@ -136,9 +136,22 @@ function sendAppend(
     }
     return;
   }
-  const last = withEntries
+  let last = withEntries
     ? Math.min(log.lastIndex, prev + ctx.config.maxEntriesPerAppend)
     : prev;
+  const budget = ctx.config.maxAppendBytes;
+  if (last > prev + 1 && Number.isFinite(budget)) {
+    // Stay under the transport's body limit, or a follower far behind
+    // would be sent the same oversized batch forever (one entry always goes).
+    let bytes = 0;
+    for (let index = prev + 1; index <= last; index++) {
+      bytes += JSON.stringify(log.entry(index)!.command).length + 64;
+      if (bytes > budget && index > prev + 1) {
+        last = index - 1;
+        break;
+      }
+    }
+  }
   ctx.send({
     type: "append",
     to: tracker.id,

@@ -209,6 +209,7 @@ export class NodeDriver<R> implements RaftNode<R> {
         preVote: o.preVote,
         maxEntriesPerAppend: o.maxEntriesPerAppend,
         maxInflightAppends: o.maxInflightAppends,
+        maxAppendBytes: o.maxAppendBytes,
         trailingEntries: o.trailingEntries,
         snapshotChunkBytes: o.snapshotChunkBytes,
       } as Partial<CoreConfig>,

@@ -55,6 +55,12 @@ export interface CoreConfig {
   readonly preVote: boolean;
   /** Most entries in one AppendEntries. */
   readonly maxEntriesPerAppend: number;
+  /**
+   * Most bytes of commands (JSON) in one AppendEntries, roughly; at least
+   * one entry is always sent. Infinity (the default) leaves only the count
+   * limit.
+   */
+  readonly maxAppendBytes: number;
   /** Most unacknowledged AppendEntries per follower while replicating. */
   readonly maxInflightAppends: number;
   /** Entries kept in the log behind a snapshot, for briefly slow followers. */

@@ -127,6 +127,7 @@ export const DEFAULT_CONFIG: CoreConfig = {
   transferTimeoutMs: 300,
   preVote: true,
   maxEntriesPerAppend: 1024,
+  maxAppendBytes: Number.POSITIVE_INFINITY,
   maxInflightAppends: 16,
   trailingEntries: 1_000,
   snapshotChunkBytes: 32 * 1024,

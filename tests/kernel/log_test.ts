@@ -2,6 +2,7 @@
 // hint, case by case.
 import assert from "node:assert/strict";
 import { RaftLog } from "../../kernel/log.ts";
+import { CoreCluster } from "../../testing/core_cluster.ts";
 import type { LogEntry } from "../../kernel/types.ts";
 
 /** Entries of the given terms starting at `first`. */
@@ -169,4 +170,30 @@ Deno.test("RaftLog.appendOwn, entry, slice and compact", () => {
   assert.deepEqual(log.slice(1, 3), [second]);
   log.compact(5); // beyond the end: ignored
   assert.equal(log.snapshotIndex, 1);
+});
+
+Deno.test("maxAppendBytes caps one AppendEntries by size but always sends one entry", () => {
+  const cluster = new CoreCluster({
+    voters: ["a", "b", "c"],
+    seed: 41,
+    config: { maxAppendBytes: 3_000 },
+  });
+  const leader = cluster.electLeader();
+  const lagger = cluster.ids.find((id) => id !== leader)!;
+  cluster.partition(cluster.ids.filter((id) => id !== lagger), [lagger]);
+  for (let i = 0; i < 10; i++) cluster.propose(leader, "x".repeat(1_000));
+  cluster.propose(leader, "y".repeat(5_000)); // larger than the cap alone
+  cluster.settle();
+  const sizes: number[] = [];
+  cluster.filter = (m) => {
+    if (m.type === "append" && m.to === lagger && m.entries.length > 0) {
+      sizes.push(m.entries.length);
+    }
+    return true;
+  };
+  cluster.heal();
+  cluster.advance(1_000);
+  assert.ok(sizes.length > 0);
+  assert.ok(Math.max(...sizes) <= 3, `batches of ${sizes.join(",")}`);
+  assert.deepEqual(cluster.applied(lagger), cluster.applied(leader));
 });

@@ -1,0 +1,145 @@
+// Peer request authentication for the HTTP transport: an HMAC-SHA256
+// (WebCrypto) over a canonical string of method, path, cluster id,
+// timestamp and nonce, followed by the raw body bytes, plus a replay cache
+// of nonces seen within the timestamp window.
+
+/** Header names of a signed peer request. */
+export const HEADERS = {
+  cluster: "x-raft-cluster",
+  timestamp: "x-raft-timestamp",
+  nonce: "x-raft-nonce",
+  signature: "x-raft-signature",
+} as const;
+
+const encoder = new TextEncoder();
+const SIGNATURE_HEX_LENGTH = 64;
+const NONCE_PATTERN = /^[0-9a-f]{16,64}$/;
+
+/** Imports `secret` (UTF-8) as an HMAC-SHA256 key that signs and verifies. */
+export function importSecret(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+/** What a signature covers besides the body. */
+export interface SignedFields {
+  readonly method: string;
+  readonly path: string;
+  readonly clusterId: string;
+  readonly timestamp: string;
+  readonly nonce: string;
+}
+
+function signedBytes(fields: SignedFields, body: Uint8Array): Uint8Array {
+  const head = encoder.encode(
+    `raft-v1\n${fields.method.toUpperCase()}\n${fields.path}\n${fields.clusterId}\n${fields.timestamp}\n${fields.nonce}\n`,
+  );
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head, 0);
+  bytes.set(body, head.length);
+  return bytes;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
+  if (hex.length !== SIGNATURE_HEX_LENGTH || !/^[0-9a-f]+$/i.test(hex)) {
+    return null;
+  }
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+  return bytes;
+}
+
+/** A fresh random nonce: 16 bytes as hex. */
+export function newNonce(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** Signs a request; returns the signature as lowercase hex. */
+export async function sign(
+  key: CryptoKey,
+  fields: SignedFields,
+  body: Uint8Array,
+): Promise<string> {
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    signedBytes(fields, body) as Uint8Array<ArrayBuffer>,
+  );
+  return toHex(new Uint8Array(mac));
+}
+
+/** Verifies a hex signature in constant time (WebCrypto's `verify`). */
+export async function verify(
+  key: CryptoKey,
+  fields: SignedFields,
+  body: Uint8Array,
+  signature: string,
+): Promise<boolean> {
+  const mac = fromHex(signature);
+  if (mac === null) return false;
+  return await crypto.subtle.verify(
+    "HMAC",
+    key,
+    mac,
+    signedBytes(fields, body) as Uint8Array<ArrayBuffer>,
+  );
+}
+
+/** Whether a nonce header has the shape this transport sends. */
+export function wellFormedNonce(nonce: string): boolean {
+  return NONCE_PATTERN.test(nonce);
+}
+
+/**
+ * Nonces seen within the replay window. A nonce is remembered until every
+ * timestamp that could carry it has left the window, so a replay is caught
+ * as long as its timestamp is still accepted. Entries are kept in insertion
+ * order with a monotonic expiry, so pruning pops from the front.
+ */
+export class NonceCache {
+  readonly #expiry = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+
+  constructor(windowMs: number, maxEntries: number) {
+    this.#ttlMs = 2 * windowMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#expiry.size;
+  }
+
+  /**
+   * Records `nonce` at time `now`; returns false when it was seen already
+   * (a replay) or when the cache is full of live nonces (refusing is the
+   * safe answer: the sender retries with a new nonce later).
+   */
+  remember(nonce: string, now: number): boolean {
+    this.#prune(now);
+    if (this.#expiry.has(nonce)) return false;
+    if (this.#expiry.size >= this.#maxEntries) return false;
+    this.#expiry.set(nonce, now + this.#ttlMs);
+    return true;
+  }
+
+  #prune(now: number): void {
+    for (const [nonce, expiry] of this.#expiry) {
+      if (expiry > now) break;
+      this.#expiry.delete(nonce);
+    }
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * The HTTP transport: peers talk Raft over HTTP/1.1 (or HTTPS) with `fetch`
+ * on one side and a Hono app on the other.
+ *
+ * - **Sending.** One request in flight per peer, on a keep-alive
+ *   connection. Messages sent while it is in flight queue up and leave
+ *   together, as a JSON array, in the next request (at most `maxBodyBytes`
+ *   per request). Loss is fine, as Raft retries: a failed request is dropped
+ *   and the sender backs off briefly (5 → 100 ms).
+ * - **Receiving.** `POST /raft/messages` accepts a batch only when every
+ *   check passes, and each failure has its own status: missing or bad
+ *   signature 401; wrong cluster id 403; timestamp outside the window or a
+ *   replayed nonce 401; body over `maxBodyBytes`, counted as it streams,
+ *   413; a message of another version, failing `validateMessage`, not
+ *   addressed to this node or from a non-member 400. A rejected batch never
+ *   reaches the node, so it changes no state.
+ * - **Authentication.** Every request carries the cluster id, a timestamp
+ *   (ms since the epoch), a random nonce and an HMAC-SHA256 with the shared
+ *   secret over `raft-v1`, method, path, cluster id, timestamp and nonce
+ *   (newline-separated) followed by the raw body.
+ *
+ * @example Three members in one process, on loopback
+ * ```ts
+ * import { createHttpTransport, serve } from "./http.ts";
+ *
+ * const ids = ["a", "b", "c"];
+ * const handlers = new Map<string, (r: Request) => Promise<Response>>();
+ * const servers = ids.map((id) =>
+ *   serve((request) => handlers.get(id)!(request), { port: 0 })
+ * );
+ * const peers = Object.fromEntries(ids.map((id, i) => [id, servers[i].url]));
+ * const transports = ids.map((id) =>
+ *   createHttpTransport({ id, clusterId: "demo", secret: "s3cret", peers })
+ * );
+ * transports.forEach((t, i) => handlers.set(ids[i], t.fetch));
+ * // pass transports[i] to createNode({ transport, ... })
+ * for (const t of transports) await t.close();
+ * for (const s of servers) await s.shutdown();
+ * ```
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { InvalidMessageError } from "../kernel/errors.ts";
+import { ConfigError } from "../kernel/errors.ts";
+import {
+  type Message,
+  MESSAGE_VERSION,
+  validateMessage,
+} from "../kernel/messages.ts";
+import type { Transport } from "../kernel/transport.ts";
+import type { NodeId } from "../kernel/types.ts";
+import {
+  HEADERS,
+  importSecret,
+  NonceCache,
+  verify,
+  wellFormedNonce,
+} from "./_http_auth.ts";
+import { BodyTooLargeError, readBodyLimited } from "./_http_body.ts";
+import { PeerSender } from "./_http_client.ts";
+
+// The message and type schema this transport carries, for the docs.
+export type * from "../kernel/messages.ts";
+export type { Transport } from "../kernel/transport.ts";
+export type * from "../kernel/types.ts";
+
+/** Path of the peer message endpoint, relative to a member's base URL. */
+export const RAFT_MESSAGES_PATH = "/raft/messages";
+
+/** Options of {@linkcode createHttpTransport}. */
+export interface HttpTransportOptions {
+  /** This member's id. */
+  readonly id: NodeId;
+  /** Requests from another cluster are refused (403). */
+  readonly clusterId: string;
+  /** Shared secret of the HMAC-SHA256 every request is signed with. */
+  readonly secret: string;
+  /**
+   * Base URL of every member, e.g. `{ b: "http://127.0.0.1:7002" }`. This
+   * member's own entry, if present, is ignored for sending.
+   */
+  readonly peers: Readonly<Record<NodeId, string>>;
+  /** Largest request body, in bytes, sent or accepted (default 8 MiB). */
+  readonly maxBodyBytes?: number;
+  /** How far a request's timestamp may be from now (default 30,000 ms). */
+  readonly timestampWindowMs?: number;
+  /** A request to a peer is abandoned after this long (default 2,000 ms). */
+  readonly requestTimeoutMs?: number;
+  /** Most messages queued for one peer; the oldest go first (default 4,096). */
+  readonly maxQueuedMessages?: number;
+  /** Extra CA certificates (PEM) to trust for `https` peers. */
+  readonly caCerts?: readonly string[];
+  /** Wall clock for timestamps, ms since the epoch (default `Date.now`). */
+  readonly now?: () => number;
+  /** Receives delivery failures and rejected requests (default: ignore). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** Counters of an {@linkcode HttpTransport}. */
+export interface HttpTransportStats {
+  /** Messages a peer accepted. */
+  sentMessages: number;
+  /** Requests sent to peers. */
+  sentRequests: number;
+  /** Requests that failed or were refused. */
+  failedRequests: number;
+  /** Messages lost: refused, failed, oversized, or pushed out of a full queue. */
+  droppedMessages: number;
+  /** Messages handed to the node. */
+  receivedMessages: number;
+  /** Peer requests accepted. */
+  receivedRequests: number;
+  /** Peer requests refused, by status code. */
+  rejectedRequests: Record<number, number>;
+}
+
+/**
+ * The Hono app that serves a transport's peers, seen through the two calls
+ * callers need: `fetch` (to serve or mount it) and `request` (to test it
+ * without a socket).
+ */
+export interface PeerApp {
+  /** Answers one request. */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Answers a request built from `input` and `init`, like `fetch` would. */
+  request(
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Response | Promise<Response>;
+}
+
+/** A {@linkcode Transport} over HTTP, with the app that serves its peers. */
+export interface HttpTransport extends Transport {
+  /**
+   * The Hono app serving `POST /raft/messages`. Serve `fetch`, or mount it
+   * in another app: `app.post(RAFT_MESSAGES_PATH, (c) => t.fetch(c.req.raw))`.
+   */
+  readonly app: PeerApp;
+  /** The app's fetch handler, for `Deno.serve` or {@linkcode serve}. */
+  readonly fetch: (request: Request) => Promise<Response>;
+  /** Counters. */
+  readonly stats: HttpTransportStats;
+  /** Stops sending and receiving; waits for requests in flight to end. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+const MAX_NONCES = 1_000_000;
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function refuse(c: Context, status: 400 | 401 | 403 | 413, error: string) {
+  return c.json({ error }, status);
+}
+
+/**
+ * Creates the HTTP transport of member `id`. Sending starts when the node
+ * sends; receiving needs `app` (or `fetch`) served on the member's URL.
+ *
+ * @param options Identity, secret, peers and limits.
+ * @returns The transport; `close()` stops it.
+ *
+ * @example
+ * ```ts
+ * import { createHttpTransport, serve } from "./http.ts";
+ * const transport = createHttpTransport({
+ *   id: "a", clusterId: "c1", secret: "correct horse battery staple",
+ *   peers: { a: "http://127.0.0.1:7001", b: "http://127.0.0.1:7002" },
+ * });
+ * const server = serve(transport.fetch, { hostname: "127.0.0.1", port: 0 });
+ * await transport.close();
+ * await server.shutdown();
+ * ```
+ */
+export function createHttpTransport(
+  options: HttpTransportOptions,
+): HttpTransport {
+  if (!options.secret) {
+    throw new ConfigError("Cannot create an HTTP transport without a secret");
+  }
+  if (!options.clusterId) {
+    throw new ConfigError(
+      "Cannot create an HTTP transport without a cluster id",
+    );
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const windowMs = options.timestampWindowMs ?? 30_000;
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? (() => {});
+  const key = importSecret(options.secret);
+  const stats: HttpTransportStats = {
+    sentMessages: 0,
+    sentRequests: 0,
+    failedRequests: 0,
+    droppedMessages: 0,
+    receivedMessages: 0,
+    receivedRequests: 0,
+    rejectedRequests: {},
+  };
+  const client = options.caCerts
+    ? Deno.createHttpClient({ caCerts: [...options.caCerts] })
+    : undefined;
+  const senders = new Map<NodeId, PeerSender>();
+  for (const [peerId, base] of Object.entries(options.peers)) {
+    if (peerId === options.id) continue;
+    senders.set(
+      peerId,
+      new PeerSender({
+        peerId,
+        url: new URL(
+          `${base.replace(/\/+$/, "")}${RAFT_MESSAGES_PATH}`,
+        ),
+        clusterId: options.clusterId,
+        key,
+        maxBodyBytes,
+        maxQueuedMessages: options.maxQueuedMessages ?? 4096,
+        requestTimeoutMs: options.requestTimeoutMs ?? 2000,
+        client,
+        now,
+        stats,
+        onError,
+      }),
+    );
+  }
+  const members = new Set(Object.keys(options.peers));
+  const nonces = new NonceCache(windowMs, MAX_NONCES);
+  let handler: ((message: unknown) => void) | null = null;
+  let closed = false;
+
+  const app = new Hono();
+  app.post(RAFT_MESSAGES_PATH, async (c) => {
+    const reject = (status: 400 | 401 | 403 | 413, error: string) => {
+      stats.rejectedRequests[status] = (stats.rejectedRequests[status] ?? 0) +
+        1;
+      return refuse(c, status, error);
+    };
+    const headers = c.req.raw.headers;
+    const signature = headers.get(HEADERS.signature);
+    const timestamp = headers.get(HEADERS.timestamp);
+    const nonce = headers.get(HEADERS.nonce);
+    if (!signature || !timestamp || !nonce) {
+      return reject(401, "missing signature, timestamp or nonce");
+    }
+    const clusterId = headers.get(HEADERS.cluster);
+    if (clusterId !== options.clusterId) {
+      return reject(403, "wrong cluster id");
+    }
+    const at = /^\d{1,16}$/.test(timestamp) ? Number(timestamp) : NaN;
+    const receivedAt = now();
+    if (!(Math.abs(receivedAt - at) <= windowMs)) {
+      return reject(401, "timestamp outside the accepted window");
+    }
+    if (!wellFormedNonce(nonce)) return reject(401, "malformed nonce");
+    let body: Uint8Array;
+    try {
+      body = await readBodyLimited(c.req.raw, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        return reject(413, `body exceeds ${maxBodyBytes} bytes`);
+      }
+      throw error;
+    }
+    const fields = {
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      clusterId,
+      timestamp,
+      nonce,
+    };
+    if (!(await verify(await key, fields, body, signature))) {
+      return reject(401, "bad signature");
+    }
+    // Remembered only once the signature holds, so strangers cannot fill it.
+    if (!nonces.remember(nonce, receivedAt)) {
+      return reject(401, "replayed nonce");
+    }
+    let messages: Message[];
+    try {
+      messages = parseBatch(decoder.decode(body), options.id, members);
+    } catch (error) {
+      return reject(400, (error as Error).message);
+    }
+    stats.receivedRequests++;
+    if (!closed && handler) {
+      for (const message of messages) {
+        stats.receivedMessages++;
+        handler(message);
+      }
+    }
+    return c.body(null, 204);
+  });
+
+  return {
+    app,
+    fetch: async (request) => await app.fetch(request),
+    stats,
+    send(to: NodeId, message: Message): void {
+      if (!closed) senders.get(to)?.send(message);
+    },
+    setHandler(h: (message: unknown) => void): void {
+      handler = h;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      handler = null;
+      await Promise.all([...senders.values()].map((s) => s.close()));
+      client?.close();
+    },
+  };
+}
+
+/** Parses and checks a batch; throws with the reason a 400 carries. */
+function parseBatch(
+  text: string,
+  self: NodeId,
+  members: ReadonlySet<NodeId>,
+): Message[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidMessageError("Cannot parse the body as JSON");
+  }
+  if (!Array.isArray(value)) {
+    throw new InvalidMessageError("Cannot accept the body: not an array");
+  }
+  const messages: Message[] = [];
+  for (const raw of value) {
+    const v = (raw as { v?: unknown } | null)?.v;
+    if (v !== MESSAGE_VERSION) {
+      throw new InvalidMessageError(
+        `Cannot accept a message of version ${
+          String(v)
+        } (this node speaks ${MESSAGE_VERSION})`,
+      );
+    }
+    const message = validateMessage(raw);
+    if (message.to !== self) {
+      throw new InvalidMessageError(
+        `Cannot accept a message for ${message.to} on ${self}`,
+      );
+    }
+    if (!members.has(message.from) || message.from === self) {
+      throw new InvalidMessageError(
+        `Cannot accept a message from ${message.from}: not a peer`,
+      );
+    }
+    messages.push(message);
+  }
+  return messages;
+}
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** Address to listen on (default `127.0.0.1`). */
+  readonly hostname?: string;
+  /** Port to listen on; 0 picks a free one (default 0). */
+  readonly port?: number;
+  /** PEM certificate chain: with `key`, serves HTTPS. */
+  readonly cert?: string;
+  /** PEM private key of `cert`. */
+  readonly key?: string;
+  /** Aborting it shuts the server down. */
+  readonly signal?: AbortSignal;
+}
+
+/** A running server from {@linkcode serve}. */
+export interface HttpServer {
+  /** Base URL, e.g. `http://127.0.0.1:43121`. */
+  readonly url: string;
+  /** Address listened on. */
+  readonly hostname: string;
+  /** Port listened on (the one picked when 0 was asked for). */
+  readonly port: number;
+  /** Stops accepting, waits for requests in flight, closes. */
+  shutdown(): Promise<void>;
+  /** Settles once the server is closed. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Serves `handler` with `Deno.serve`: HTTP, or HTTPS when `cert` and `key`
+ * are given. Prints nothing.
+ *
+ * @param handler A fetch handler, e.g. `transport.fetch` or `app.fetch`.
+ * @param options Address, port, TLS and an abort signal.
+ * @returns The server with its bound URL.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./http.ts";
+ * const server = serve(() => new Response("ok"), { port: 0 });
+ * console.log(server.url.startsWith("http://127.0.0.1:")); // true
+ * await server.shutdown();
+ * ```
+ */
+export function serve(
+  handler: (request: Request) => Response | Promise<Response>,
+  options: ServeOptions = {},
+): HttpServer {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const tls = options.cert !== undefined && options.key !== undefined;
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new ConfigError("Cannot serve HTTPS without both cert and key");
+  }
+  const common = {
+    hostname,
+    port: options.port ?? 0,
+    signal: options.signal,
+    onListen: () => {},
+  };
+  const server = tls
+    ? Deno.serve({ ...common, cert: options.cert!, key: options.key! }, handler)
+    : Deno.serve(common, handler);
+  const port = (server.addr as Deno.NetAddr).port;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return {
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
+    hostname,
+    port,
+    shutdown: () => server.shutdown(),
+    finished: server.finished,
+  };
+}
