@@ -371,7 +371,16 @@ export class NodeDriver<R> implements RaftNode<R> {
     this.#inputs.push(input);
     if (!this.#running) {
       this.#running = true;
-      this.#idle = new Promise((resolve) => soon(() => this.#run(resolve)));
+      // Messages and write completions already arrive on their own turn of
+      // the event loop (a transport delivery, a storage callback), so the
+      // loop may run right away; client calls and ticks wait for the next
+      // turn, so a client awaiting proposals in a tight loop cannot starve
+      // timers.
+      const now = input.type === "message" || input.type === "persisted";
+      this.#idle = new Promise((resolve) => {
+        if (now) queueMicrotask(() => this.#run(resolve));
+        else soon(() => this.#run(resolve));
+      });
     }
   }
 

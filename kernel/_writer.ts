@@ -66,9 +66,7 @@ export class LogWriter {
     this.#running = true;
     this.#done = this.#drain().catch((error) =>
       this.#hooks.failed(error as StorageError)
-    ).finally(() => {
-      this.#running = false;
-    });
+    );
   }
 
   /**
@@ -91,7 +89,22 @@ export class LogWriter {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#hooks.stopped()) {
+    try {
+      await this.#drainQueue();
+    } catch (error) {
+      this.#running = false;
+      throw error;
+    }
+  }
+
+  async #drainQueue(): Promise<void> {
+    for (;;) {
+      if (this.#queue.length === 0 || this.#hooks.stopped()) {
+        // Cleared in the same turn as the empty-queue check: a push that
+        // comes after it starts a new drain instead of being stranded.
+        this.#running = false;
+        return;
+      }
       const jobs = this.#queue;
       this.#queue = [];
       let entries: LogEntry[] = [];
