@@ -22,15 +22,21 @@ class FailingStorage extends MemoryStorage {
   }
 }
 
-Deno.test("a storage failure poisons the leader: it stops, reports the error and fails pending proposals with StorageError", async () => {
+/** A 3-node cluster whose storages can be broken one by one. */
+async function clusterOnFailingStorage() {
   const storages = new Map<string, FailingStorage>();
   const cluster = await startCluster({
     storage: (id) => {
-      const s = new FailingStorage();
-      storages.set(id, s);
-      return s;
+      const storage = new FailingStorage();
+      storages.set(id, storage);
+      return storage;
     },
   });
+  return { cluster, storages };
+}
+
+Deno.test("a storage failure poisons the leader: it stops, reports the error and fails pending proposals with StorageError", async () => {
+  const { cluster, storages } = await clusterOnFailingStorage();
   try {
     const leader = await cluster.leader();
     const errors: unknown[] = [];
@@ -47,14 +53,7 @@ Deno.test("a storage failure poisons the leader: it stops, reports the error and
 });
 
 Deno.test("followers that cannot persist never acknowledge: nothing commits", async () => {
-  const storages = new Map<string, FailingStorage>();
-  const cluster = await startCluster({
-    storage: (id) => {
-      const s = new FailingStorage();
-      storages.set(id, s);
-      return s;
-    },
-  });
+  const { cluster, storages } = await clusterOnFailingStorage();
   try {
     const leader = await cluster.leader();
     await cluster.run(40);
