@@ -8,6 +8,10 @@
  * message (§5.1): a newer term turns the node into a follower of that term,
  * a stale message is answered with the current term or dropped.
  *
+ * The core trusts its input: whoever drives it (the node driver, the
+ * simulator, `CoreCluster`) validates every message at the
+ * boundary with `validateMessage` first.
+ *
  * @example
  * ```ts
  * import { RaftCore } from "./core.ts";
