@@ -57,7 +57,8 @@ export const isolatedLeader: Behavior<Leadership> = {
     if (limit > 0 && ctx.now - state.isolatedAt >= limit) {
       // Our heartbeats keep followers from electing anyone they can reach
       // while we cannot hear them: give the term up (pending proposals
-      // become outcome unknown).
+      // become outcome unknown). Clients must not be sent back here.
+      ctx.setLeader(null);
       ctx.become("Follower");
     }
   },

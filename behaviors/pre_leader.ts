@@ -55,7 +55,10 @@ export const preLeader: Behavior<Leadership> = {
     if (
       ctx.now - state.since >= ctx.config.isolationWindowMs &&
       !hasQuorumContact(ctx, state)
-    ) ctx.become("Follower");
+    ) {
+      ctx.setLeader(null);
+      ctx.become("Follower");
+    }
   },
   onMessage(ctx, message, state) {
     leaderOnMessage(ctx, message, state);

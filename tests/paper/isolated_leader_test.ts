@@ -247,4 +247,9 @@ Deno.test("an IsolatedLeader behind a one-way link steps down so the others can 
   assert.ok(isolated, "it became IsolatedLeader first");
   assert.ok(next, "the majority elected a new leader despite its heartbeats");
   assert.notEqual(cluster.core(old).role, "Leader");
+  assert.notEqual(
+    cluster.core(old).leaderId,
+    old,
+    "after stepping down it no longer names itself as leader",
+  );
 });
