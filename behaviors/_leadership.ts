@@ -13,15 +13,19 @@ import {
   TransferFailedError,
   TransferInProgressError,
 } from "../kernel/errors.ts";
-import {
-  type AppendEntriesReply,
-  encodeChunk,
-  type InstallSnapshotReply,
-  type Message,
+import type {
+  AppendEntriesReply,
+  InstallSnapshotReply,
+  Message,
 } from "../kernel/messages.ts";
 import { majority, quorumIndex } from "../kernel/quorum.ts";
 import type { NodeId } from "../kernel/types.ts";
 import { FollowerTracker } from "./_tracker.ts";
+import {
+  sendSnapshotChunk,
+  snapshotFloor,
+  snapshotReplied,
+} from "./_snapshot_sending.ts";
 import { answerVote } from "./_votes.ts";
 
 /** The roles that hold leadership and pass {@linkcode Leadership} along. */
@@ -164,30 +168,6 @@ function sendAppend(
   if (withEntries) tracker.sent(last);
 }
 
-/** Sends the chunk at the tracker's offset of the snapshot it is sending. */
-function sendSnapshotChunk(
-  ctx: BehaviorContext,
-  tracker: FollowerTracker,
-): void {
-  const sending = tracker.sending!;
-  const { snapshot } = sending;
-  const total = snapshot.data.byteLength;
-  const end = Math.min(total, sending.offset + ctx.config.snapshotChunkBytes);
-  sending.sentAt = ctx.now;
-  ctx.send({
-    type: "snapshot",
-    to: tracker.id,
-    lastIncludedIndex: snapshot.index,
-    lastIncludedTerm: snapshot.term,
-    offset: sending.offset,
-    total,
-    data: encodeChunk(snapshot.data.subarray(sending.offset, end)),
-    done: end === total,
-    voters: snapshot.voters,
-    nonVoters: snapshot.nonVoters,
-  });
-}
-
 function onSnapshotReply(
   ctx: BehaviorContext,
   state: Leadership,
@@ -196,39 +176,12 @@ function onSnapshotReply(
   const tracker = state.trackers.get(reply.from);
   if (!tracker) return;
   tracker.lastContactAt = ctx.now;
-  if (reply.done) {
-    // Installed (possibly a transfer we had given up on): logs match there.
-    if (
-      reply.lastIncludedIndex > tracker.matchIndex ||
-      tracker.state === "snapshot"
-    ) {
-      tracker.snapshotInstalled(reply.lastIncludedIndex, ctx.now);
-      advanceCommit(ctx, state);
-    }
-    return;
-  }
-  const sending = tracker.sending;
-  if (
-    tracker.state !== "snapshot" || !sending ||
-    sending.snapshot.index !== reply.lastIncludedIndex ||
-    reply.offset === sending.offset ||
-    reply.offset > sending.snapshot.data.byteLength
-  ) return;
-  // Move on to the offset the follower wants: the next chunk, or back to
-  // where it lost track (resume rather than restart).
-  sending.offset = reply.offset;
-  sendSnapshotChunk(ctx, tracker);
+  if (snapshotReplied(ctx, tracker, reply)) advanceCommit(ctx, state);
 }
 
 /** The lowest index a leader role needs to keep: right after snapshots in transfer. */
 export function retainFrom(_ctx: BehaviorContext, state: Leadership): number {
-  let floor = Infinity;
-  for (const tracker of state.trackers.values()) {
-    if (tracker.sending) {
-      floor = Math.min(floor, tracker.sending.snapshot.index + 1);
-    }
-  }
-  return floor;
+  return snapshotFloor(state.trackers.values());
 }
 
 /** Sends what each follower is missing, within its flow-control window. */
