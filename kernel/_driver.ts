@@ -315,7 +315,9 @@ export class NodeDriver<R> implements RaftNode<R> {
               ? new OutcomeUnknownError(pending.index, "the deadline passed")
               : new StoppedError(
                 this.id,
-                `Cannot finish the request as its deadline of ${timeoutMs} ms passed before it was proposed`,
+                kind === "propose"
+                  ? `Cannot propose as the deadline of ${timeoutMs} ms passed before the entry was appended (never proposed)`
+                  : `Cannot finish the ${kind} as its deadline of ${timeoutMs} ms passed`,
               ),
           );
         }, timeoutMs);
@@ -349,8 +351,10 @@ export class NodeDriver<R> implements RaftNode<R> {
     let message;
     try {
       message = validateMessage(raw);
-    } catch {
-      // Malformed input changes nothing; transports report it to senders.
+    } catch (error) {
+      // Malformed input changes nothing, but it is not hidden: listeners of
+      // `error` see an InvalidMessageError (the node keeps running).
+      this.#events.emit("error", { id: this.id, error });
       return;
     }
     this.#enqueue({ type: "message", message });

@@ -91,9 +91,10 @@ export interface ProposalResult<R = Json> {
 /** Options of a single proposal. */
 export interface ProposeOptions {
   /**
-   * Give up after this long: before the entry is appended the proposal
-   * fails with {@linkcode StoppedError}-like certainty (never proposed),
-   * after it with {@linkcode OutcomeUnknownError}.
+   * Give up after this long. A proposal whose deadline passes before its
+   * entry is appended fails with {@linkcode StoppedError} (never proposed:
+   * safe to retry); after that, with {@linkcode OutcomeUnknownError}. A
+   * read that times out fails with {@linkcode StoppedError}.
    */
   readonly timeoutMs?: number;
 }
@@ -118,7 +119,11 @@ export interface NodeEvents {
     readonly index: number;
     readonly source: "local" | "leader";
   };
-  /** Something went wrong (a storage failure stops the node). */
+  /**
+   * Something went wrong: a storage failure (the node stops), a malformed
+   * inbound message (dropped; the node goes on), a throwing transport or a
+   * failed snapshot of the state machine.
+   */
   error: { readonly id: NodeId; readonly error: unknown };
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type HardState,
+  InvalidMessageError,
   type LogEntry,
   MemoryStorage,
   OutcomeUnknownError,
@@ -102,6 +103,8 @@ Deno.test("malformed inbound messages are dropped without changing any state", a
       leaderId: follower.leaderId,
     });
     const before = snapshot();
+    const reported: unknown[] = [];
+    follower.on("error", (e) => reported.push(e.error));
     const inject = handlers.get(follower.id)!;
     const bad: unknown[] = [
       null,
@@ -135,6 +138,10 @@ Deno.test("malformed inbound messages are dropped without changing any state", a
     for (const message of bad) inject(message);
     await cluster.run(5);
     assert.deepEqual(snapshot(), before);
+    // The seven malformed ones are reported; the two well-formed strangers
+    // (misaddressed, unknown sender) are for the kernel to ignore.
+    assert.equal(reported.length, 7);
+    assert.ok(reported.every((e) => e instanceof InvalidMessageError));
   } finally {
     await cluster.stop();
   }
