@@ -1,6 +1,6 @@
 // Private helpers of storage/kv.ts: the key layout, the log meta record, the
-// value encoding, input checks and the packing of mutations into commits that
-// respect Deno KV's limits. The design they implement is described in the
+// segment encoding, input checks and the packing of mutations into commits
+// that respect Deno KV's limits. The design they implement is described in the
 // module doc of storage/kv.ts; _kv_scan.ts reads the keys back.
 import { StorageError } from "../kernel/errors.ts";
 import type { HardState, LogEntry, Snapshot } from "../kernel/types.ts";
@@ -16,8 +16,17 @@ export const KV_LIMITS = {
   value: 65_536,
 } as const;
 
-/** Bytes of entry JSON or snapshot data held by one value. */
+/** Bytes of segment JSON or snapshot data held by one value. */
 export const CHUNK_BYTES = 64_000;
+
+/**
+ * A segment grows up to this many bytes of JSON: one value, one mutation for
+ * a whole batch of small entries (a commit's cost is per mutation).
+ */
+export const SEGMENT_BYTES = CHUNK_BYTES;
+
+/** Layout version written in the meta record. */
+export const LAYOUT_VERSION = 2;
 
 /** A snapshot's metadata; its bytes live in `CHUNK_BYTES` chunks. */
 export interface SnapshotRecord {
@@ -32,12 +41,14 @@ export interface SnapshotRecord {
 
 /**
  * The commit marker: the only record that says which log keys are visible.
- * Index `i` is visible when `first <= i <= last`, under the generation of the
- * last run whose `from <= i`. Invariants: `runs[0][0] <= first`, runs sorted
- * by `from`, every `from <= last + 1`.
+ * Index `i` is visible when `first <= i <= last`; a segment key
+ * `[start, gen]` is a candidate when `start <= last` and `gen` is the
+ * generation of the last run whose `from <= start`. Index `i` is read from
+ * the candidate with the greatest `start <= i`. Invariants: `runs[0][0] <=
+ * first`, runs sorted by `from`, every `from <= last + 1`.
  */
 export interface LogMeta {
-  readonly version: 1;
+  readonly version: typeof LAYOUT_VERSION;
   readonly first: number;
   readonly last: number;
   readonly runs: ReadonlyArray<readonly [from: number, gen: number]>;
@@ -47,7 +58,7 @@ export interface LogMeta {
 }
 
 export const EMPTY_META: LogMeta = {
-  version: 1,
+  version: LAYOUT_VERSION,
   first: 1,
   last: 0,
   runs: [[1, 0]],
@@ -55,7 +66,7 @@ export const EMPTY_META: LogMeta = {
   snapshot: null,
 };
 
-/** Header stored at an entry's head key when its JSON spans several chunks. */
+/** Header stored at a segment's head key when its JSON spans several chunks. */
 export interface ChunkHeader {
   readonly chunks: number;
   readonly byteLength: number;
@@ -92,11 +103,6 @@ export function normalizeMeta(meta: LogMeta): LogMeta {
     k === 0 || run[0] <= meta.last + 1
   );
   return { ...meta, runs };
-}
-
-export function isVisible(meta: LogMeta, index: number, gen: number): boolean {
-  return index >= meta.first && index <= meta.last &&
-    genAt(meta, index) === gen;
 }
 
 /** Encoded size of a key; mirrors Deno KV's tuple encoding closely enough. */
@@ -136,8 +142,8 @@ export function deleteOf(key: Deno.KvKey): Mutation {
   return { key, size, keySize: size };
 }
 
-/** Validates one entry and returns its JSON bytes (the index is in the key). */
-function encodeEntry(entry: LogEntry): Uint8Array {
+/** Validates one entry and returns its JSON (the index is implied). */
+function encodeEntry(entry: LogEntry): string {
   if (!Number.isSafeInteger(entry.index) || entry.index < 1) {
     throw new StorageError(
       `Cannot append an entry as its index ${entry.index} is not a positive integer`,
@@ -160,27 +166,55 @@ function encodeEntry(entry: LogEntry): Uint8Array {
       `Cannot append entry ${entry.index} as its command is undefined`,
     );
   }
-  let json: string;
   try {
-    json = JSON.stringify({
-      term: entry.term,
-      kind: entry.kind,
-      command: entry.command,
-    });
+    return JSON.stringify([entry.term, entry.kind, entry.command]);
   } catch (error) {
     throw new StorageError(
       `Cannot append entry ${entry.index} as its command is not JSON`,
       { cause: error },
     );
   }
-  return encoder.encode(json);
 }
 
-/** Checks that a batch is contiguous and returns each entry's JSON bytes. */
-export function encodeBatch(entries: readonly LogEntry[]): Uint8Array[] {
+/** Consecutive entries stored as one JSON array under one head key. */
+export interface EncodedSegment {
+  readonly start: number;
+  readonly count: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Checks that a batch is contiguous and packs it into segments of up to
+ * `SEGMENT_BYTES` of JSON; an entry larger than that gets a segment of its
+ * own, which is then chunked.
+ */
+export function encodeSegments(
+  entries: readonly LogEntry[],
+  segmentBytes = SEGMENT_BYTES,
+): EncodedSegment[] {
   const from = entries[0].index;
-  return entries.map((entry, k) => {
-    const bytes = encodeEntry(entry);
+  const segments: EncodedSegment[] = [];
+  let parts: Uint8Array[] = [];
+  let size = 1; // "[" and the commas and "]" that follow
+  let start = from;
+  const close = () => {
+    if (parts.length === 0) return;
+    const bytes = new Uint8Array(size + 1);
+    bytes[0] = 0x5b; // [
+    let at = 1;
+    parts.forEach((part, k) => {
+      if (k > 0) bytes[at++] = 0x2c; // ,
+      bytes.set(part, at);
+      at += part.length;
+    });
+    bytes[at] = 0x5d; // ]
+    segments.push({ start, count: parts.length, bytes });
+    start += parts.length;
+    parts = [];
+    size = 1;
+  };
+  entries.forEach((entry, k) => {
+    const bytes = encoder.encode(encodeEntry(entry));
     if (entry.index !== from + k) {
       throw new StorageError(
         `Cannot append entry ${entry.index} as it does not follow ${
@@ -188,20 +222,30 @@ export function encodeBatch(entries: readonly LogEntry[]): Uint8Array[] {
         } in the batch`,
       );
     }
-    return bytes;
+    if (parts.length > 0 && size + 1 + bytes.length + 1 > segmentBytes) {
+      close();
+    }
+    size += bytes.length + (parts.length > 0 ? 1 : 0);
+    parts.push(bytes);
   });
+  close();
+  return segments;
 }
 
 /**
- * The meta after an overwrite of `from..to` written under a fresh generation
- * (`meta.nextId`): indexes from `from` on now read that generation.
+ * The meta after an overwrite of `from..to` written under the fresh
+ * generation `gen`: segments from `from` on now read that generation.
  */
-export function withFreshRun(meta: LogMeta, from: number, to: number): LogMeta {
-  const gen = meta.nextId;
+export function withFreshRun(
+  meta: LogMeta,
+  from: number,
+  to: number,
+  gen: number,
+): LogMeta {
   return normalizeMeta({
     ...meta,
     last: to,
-    nextId: gen + 1,
+    nextId: Math.max(meta.nextId, gen + 1),
     runs: [...meta.runs.filter(([start]) => start < from), [from, gen]],
   });
 }
@@ -236,8 +280,8 @@ export function withSnapshot(
   });
 }
 
-/** The mutations that store one encoded entry under `gen`. */
-export function entryMutations(
+/** The mutations that store one encoded segment at `start` under `gen`. */
+export function segmentMutations(
   logKey: (index: number, gen: number, part?: number) => Deno.KvKey,
   index: number,
   gen: number,
@@ -252,6 +296,71 @@ export function entryMutations(
     mutations.push(setOf(logKey(index, gen, part), slice));
   }
   return mutations;
+}
+
+/** Where one stored segment lives: what the storage keeps in memory. */
+export interface SegmentRef {
+  readonly start: number;
+  readonly gen: number;
+  readonly count: number;
+  /** Chunk parts after the head key; 0 when the head holds the JSON. */
+  readonly chunks: number;
+}
+
+/** Every key of a stored segment: its head, then its chunk parts. */
+export function segmentKeys(
+  logKey: (index: number, gen: number, part?: number) => Deno.KvKey,
+  segment: SegmentRef,
+): Deno.KvKey[] {
+  const keys = [logKey(segment.start, segment.gen)];
+  for (let part = 1; part <= segment.chunks; part++) {
+    keys.push(logKey(segment.start, segment.gen, part));
+  }
+  return keys;
+}
+
+/** Chunk parts a segment of `byteLength` bytes of JSON is stored in. */
+export function chunksOf(byteLength: number): number {
+  return byteLength <= CHUNK_BYTES ? 0 : Math.ceil(byteLength / CHUNK_BYTES);
+}
+
+/**
+ * Splits candidate segments (sorted by start, each of the generation the
+ * meta gives its start) into those that serve some index of `lo..hi` and
+ * those that serve none. Segment k serves from its start (or `lo`) up to
+ * the next candidate's start; it must hold all of that, or the store is
+ * corrupt.
+ */
+export function partitionSegments<S extends SegmentRef>(
+  candidates: readonly S[],
+  lo: number,
+  hi: number,
+): { live: S[]; unused: S[] } {
+  const live: S[] = [];
+  const unused: S[] = [];
+  candidates.forEach((segment, k) => {
+    const next = k + 1 < candidates.length ? candidates[k + 1].start : Infinity;
+    const from = Math.max(segment.start, lo);
+    const to = Math.min(next - 1, hi);
+    if (from > to) {
+      unused.push(segment);
+      return;
+    }
+    if (segment.start + segment.count - 1 < to) {
+      throw new StorageError(
+        `Cannot read log entries ${
+          segment.start + segment.count
+        }..${to} as the store does not hold them`,
+      );
+    }
+    live.push(segment);
+  });
+  if (lo <= hi && (live.length === 0 || live[0].start > lo)) {
+    throw new StorageError(
+      `Cannot read log entry ${lo} as the store does not hold it`,
+    );
+  }
+  return { live, unused };
 }
 
 /** Splits `data` into the values of a snapshot's chunks. */
@@ -300,7 +409,16 @@ export function packCommits(
 /** Checks a meta record read back from the store. */
 export function parseMeta(value: unknown): LogMeta {
   const meta = value as LogMeta | null;
-  const ok = typeof meta === "object" && meta !== null && meta.version === 1 &&
+  if (
+    typeof meta === "object" && meta !== null &&
+    (meta as { version: unknown }).version === 1
+  ) {
+    throw new StorageError(
+      "Cannot read the log as it was written by KvStorage layout 1 (one key per entry); this version reads layout 2 only: start from an empty KV or a snapshot",
+    );
+  }
+  const ok = typeof meta === "object" && meta !== null &&
+    meta.version === LAYOUT_VERSION &&
     Number.isSafeInteger(meta.first) && Number.isSafeInteger(meta.last) &&
     Array.isArray(meta.runs) && meta.runs.length > 0 &&
     Number.isSafeInteger(meta.nextId);

@@ -6,8 +6,10 @@ import { StorageError } from "../kernel/errors.ts";
 import type { LogEntry, Snapshot } from "../kernel/types.ts";
 import {
   type ChunkHeader,
-  isVisible,
+  genAt,
   type LogMeta,
+  partitionSegments,
+  type SegmentRef,
   type SnapshotRecord,
 } from "./_kv_layout.ts";
 
@@ -39,23 +41,50 @@ function isHeader(value: unknown): value is ChunkHeader {
     Number.isSafeInteger(header.byteLength);
 }
 
-function decodeEntry(index: number, bytes: Uint8Array): LogEntry {
-  const { term, kind, command } = JSON.parse(decoder.decode(bytes));
-  return { index, term, kind, command };
+/** Decodes a segment's JSON array of `[term, kind, command]` at `start`. */
+function decodeSegment(start: number, bytes: Uint8Array): LogEntry[] {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(decoder.decode(bytes));
+  } catch (error) {
+    throw new StorageError(
+      `Cannot read the log segment at ${start} as it is not JSON`,
+      { cause: error },
+    );
+  }
+  const ok = Array.isArray(rows) && rows.length > 0 &&
+    rows.every((row) =>
+      Array.isArray(row) && row.length === 3 && Number.isSafeInteger(row[0]) &&
+      (row[1] === "command" || row[1] === "noop")
+    );
+  if (!ok) {
+    throw new StorageError(
+      `Cannot read the log segment at ${start} as it is corrupt`,
+    );
+  }
+  return (rows as [number, LogEntry["kind"], LogEntry["command"]][]).map((
+    [term, kind, command],
+    k,
+  ) => ({ index: start + k, term, kind, command }));
+}
+
+/** A candidate segment read back, with its entries. */
+export interface ScannedSegment extends SegmentRef {
+  readonly entries: LogEntry[];
 }
 
 /**
  * Reads listed log keys (in key order) into the entries `meta` makes visible
- * and the keys nothing refers to. A visible entry with a missing chunk, or a
+ * and the keys nothing refers to. A candidate with a missing chunk, or a
  * gap in the visible range, means the store is corrupt and throws.
  */
 export class LogScanner {
-  readonly entries: LogEntry[] = [];
   readonly garbage: Deno.KvKey[] = [];
+  readonly #candidates: ScannedSegment[] = [];
   readonly #meta: LogMeta;
   readonly #skip: number;
   #pending:
-    | { index: number; gen: number; header: ChunkHeader; parts: Uint8Array[] }
+    | { start: number; gen: number; header: ChunkHeader; parts: Uint8Array[] }
     | null = null;
 
   constructor(meta: LogMeta, prefixLength: number) {
@@ -65,64 +94,84 @@ export class LogScanner {
   }
 
   push(key: Deno.KvKey, value: unknown): void {
-    const [index, gen, part] = key.slice(this.#skip);
-    const shapeOk = typeof index === "number" && typeof gen === "number" &&
+    const [start, gen, part] = key.slice(this.#skip);
+    const shapeOk = typeof start === "number" && typeof gen === "number" &&
       key.length <= this.#skip + 3;
     if (shapeOk && part === undefined) {
       this.#expectNoPending();
-      if (!isVisible(this.#meta, index, gen)) {
+      if (start > this.#meta.last || genAt(this.#meta, start) !== gen) {
         this.garbage.push(key);
       } else if (value instanceof Uint8Array) {
-        this.entries.push(decodeEntry(index, value));
+        this.#add(start, gen, 0, value);
       } else if (isHeader(value)) {
-        this.#pending = { index, gen, header: value, parts: [] };
+        this.#pending = { start, gen, header: value, parts: [] };
       } else {
         throw new StorageError(
-          `Cannot read log entry ${index} as it is corrupt`,
+          `Cannot read the log segment at ${start} as it is corrupt`,
         );
       }
       return;
     }
     const pending = this.#pending;
     if (
-      shapeOk && pending !== null && pending.index === index &&
+      shapeOk && pending !== null && pending.start === start &&
       pending.gen === gen && part === pending.parts.length + 1 &&
       value instanceof Uint8Array
     ) {
       pending.parts.push(value);
       if (pending.parts.length === pending.header.chunks) {
         const bytes = concatBytes(pending.parts, pending.header.byteLength);
-        this.entries.push(decodeEntry(index, bytes));
         this.#pending = null;
+        this.#add(start, gen, pending.header.chunks, bytes);
       }
       return;
     }
     this.garbage.push(key);
   }
 
-  /** Checks that exactly the visible indexes in `from..to-1` were read. */
-  finish(from: number, to: number): LogEntry[] {
+  /**
+   * Returns the visible entries of `from..to-1` and the segments that hold
+   * them; candidates that hold none of the visible log join `unused`.
+   */
+  finish(
+    from: number,
+    to: number,
+  ): { entries: LogEntry[]; live: SegmentRef[]; unused: SegmentRef[] } {
     this.#expectNoPending();
     const lo = Math.max(from, this.#meta.first);
-    const hi = Math.min(to, this.#meta.last + 1);
-    const expected = Math.max(0, hi - lo);
-    const entries = this.entries;
-    const ok = entries.length === expected &&
-      entries.every((entry, k) => entry.index === lo + k);
-    if (!ok) {
-      throw new StorageError(
-        `Cannot read log entries ${lo}..${
-          hi - 1
-        } as the store holds ${entries.length} of them`,
-      );
-    }
-    return entries;
+    const hi = Math.min(to - 1, this.#meta.last);
+    const { live, unused } = partitionSegments(this.#candidates, lo, hi);
+    const entries: LogEntry[] = [];
+    live.forEach((segment, k) => {
+      const next = k + 1 < live.length ? live[k + 1].start : Infinity;
+      const begin = Math.max(lo, segment.start) - segment.start;
+      const end = Math.min(next - 1, hi) - segment.start + 1;
+      for (let at = begin; at < end; at++) entries.push(segment.entries[at]);
+    });
+    const refs = live.map(({ start, gen, count, chunks }) => ({
+      start,
+      gen,
+      count,
+      chunks,
+    }));
+    return { entries, live: refs, unused };
+  }
+
+  #add(start: number, gen: number, chunks: number, bytes: Uint8Array): void {
+    const entries = decodeSegment(start, bytes);
+    this.#candidates.push({
+      start,
+      gen,
+      count: entries.length,
+      chunks,
+      entries,
+    });
   }
 
   #expectNoPending(): void {
     if (this.#pending !== null) {
       throw new StorageError(
-        `Cannot read log entry ${this.#pending.index} as chunks are missing`,
+        `Cannot read the log segment at ${this.#pending.start} as chunks are missing`,
       );
     }
   }

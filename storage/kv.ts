@@ -8,46 +8,56 @@
  * | key | value |
  * |---|---|
  * | `[...P, "hard"]` | `{ term, votedFor }` |
- * | `[...P, "meta"]` | the commit marker: `{ first, last, runs, nextId, snapshot }` |
- * | `[...P, "log", index, gen]` | UTF-8 JSON `{ term, kind, command }`, or a chunk header `{ chunks, byteLength }` |
- * | `[...P, "log", index, gen, part]` | chunk `part` (1..chunks) of an entry's JSON |
+ * | `[...P, "meta"]` | the commit marker: `{ version: 2, first, last, runs, nextId, snapshot }` |
+ * | `[...P, "log", start, gen]` | a **segment**: UTF-8 JSON `[[term, kind, command], ...]` of entries `start, start + 1, ...`, or a chunk header `{ chunks, byteLength }` |
+ * | `[...P, "log", start, gen, part]` | chunk `part` (1..chunks) of a segment's JSON |
  * | `[...P, "snapshot", id, part]` | chunk `part` (0..chunks-1) of a snapshot's data |
+ *
+ * One append writes its entries as segments of up to 64,000 bytes of JSON,
+ * so a batch of small entries is one KV mutation, not one per entry (a KV
+ * commit costs per mutation: group commit only pays off this way).
  *
  * ## Crash safety
  * Deno KV allows 1,000 mutations, 800 KiB (80 KiB of keys) per atomic commit
  * and 64 KiB per value, so a large batch takes several commits. The meta
  * record is the only thing that makes log keys visible: index `i` is part of
- * the log when `first <= i <= last` and its key carries the generation `gen`
- * that `runs` (a short list of `[fromIndex, gen]`) assigns to `i`. Load and
- * reads ignore every other key, so a write is invisible until a commit that
- * moves the meta record, and every commit checks the meta versionstamp it
- * started from.
+ * the log when `first <= i <= last`; a segment key `[start, gen]` counts
+ * when `start <= last` and `gen` is what `runs` (a short list of
+ * `[fromIndex, gen]`) assigns to `start`; and index `i` is read from the
+ * counted segment with the greatest `start <= i`. Every commit checks the
+ * meta versionstamp it started from.
  *
- * - A batch that fits one commit is one `kv.atomic()` commit: its entries,
- *   overwriting in place, plus the new meta.
- * - A larger batch that only extends the log writes the entries past `last`
+ * Every call starts from a store that holds live segments only: `load()`
+ * and the first call after any failure read every log key and delete what
+ * the meta does not use (what a crash or a failed commit left behind).
+ *
+ * - A batch that fits one commit is one `kv.atomic()` commit: its segments,
+ *   the deletion of the segments it replaces, and the new meta.
+ * - A larger batch that only extends the log writes segments past `last`
  *   over several commits, then moves `last` in the final one.
- * - A larger batch that overwrites a suffix writes its entries under a fresh
- *   generation `gen = nextId`, and the final commit sets `last`, appends the
- *   run `[firstNewIndex, gen]` and bumps `nextId`. Until then the old suffix
- *   stays visible and intact, so a crash shows the old log or the new one.
+ * - A larger batch that overwrites a suffix writes its segments under a
+ *   fresh generation `gen = nextId`, and the final commit sets `last`,
+ *   appends the run `[firstNewIndex, gen]` and bumps `nextId`. Until then
+ *   the old suffix stays visible and intact, so a crash shows the old log
+ *   or the new one.
  * - Truncation and compaction are one small commit of the meta record;
  *   snapshots are written chunk by chunk under a fresh id and the final
  *   commit switches the meta to it (and empties the log when the snapshot
  *   covers it), so the old snapshot stays valid until the new one is whole.
  *
- * Keys the meta no longer refers to are deleted after the marker moves; if a
- * crash leaves some behind, the next `load()` finds and deletes them. A
+ * Segments the meta no longer uses are deleted after the marker moves. A
  * file-backed Deno KV syncs its SQLite WAL on every commit, so a resolved
  * write survives `kill -9` (and power loss, if the disk honors flushes).
  *
  * ## Oversize values
- * An entry whose JSON exceeds 64,000 bytes is chunked: its head key holds a
+ * A segment whose JSON exceeds 64,000 bytes (an entry that large gets a
+ * segment of its own) is chunked: its head key holds a
  * `{ chunks, byteLength }` header and the chunks follow it; readers take
  * exactly `chunks` parts, so stale chunks of an earlier write under the same
- * key never mix in. Snapshots are
- * always chunked, so data of many MiB is fine. A key over 2 KiB (a very long
- * cluster or node id) is rejected when the storage is created.
+ * key never mix in. Snapshots are always chunked, so data of many MiB is
+ * fine. A key over 2 KiB (a very long cluster or node id) is rejected when
+ * the storage is created. A store written by layout 1 (one key per entry)
+ * is refused with a StorageError that says so.
  *
  * ## Errors
  * Every failure (bad input, a KV error, a lost check, a corrupt record)
@@ -71,17 +81,21 @@ import {
   checkNumber,
   checkSnapshot,
   chunkBytes,
+  chunksOf,
   deleteOf,
   EMPTY_META,
-  encodeBatch,
-  entryMutations,
+  encodeSegments,
   genAt,
   type LogMeta,
   type Mutation,
   normalizeMeta,
   packCommits,
   parseMeta,
+  partitionSegments,
   prefixOf,
+  segmentKeys,
+  segmentMutations,
+  type SegmentRef,
   setOf,
   withFreshRun,
   withSnapshot,
@@ -126,6 +140,8 @@ export class KvStorage implements Storage {
   #tail: Promise<void> = Promise.resolve();
   /** Cached commit marker; `null` means read it again (after any failure). */
   #meta: LogMeta | null = null;
+  /** The live segments, sorted by start; `null` together with `#meta`. */
+  #segments: SegmentRef[] | null = null;
   #versionstamp: string | null = null;
 
   /**
@@ -186,24 +202,17 @@ export class KvStorage implements Storage {
   /** {@inheritDoc Storage.load} */
   load(): Promise<PersistedState> {
     return this.#run("load the state", async () => {
-      const [metaRecord, hardRecord] = await this.#kv.getMany([
-        this.#key("meta"),
-        this.#key("hard"),
+      const [entries, hardRecord] = await Promise.all([
+        this.#recover(true),
+        this.#kv.get(this.#key("hard")),
       ]);
-      const meta = metaRecord.value === null
-        ? EMPTY_META
-        : parseMeta(metaRecord.value);
-      this.#meta = meta;
-      this.#versionstamp = metaRecord.versionstamp;
-      const scanner = new LogScanner(meta, this.#prefix.length);
-      await this.#scan({ prefix: this.#key("log") }, scanner);
-      const entries = scanner.finish(meta.first, meta.last + 1);
+      const meta = this.#meta!;
       const snapshots = new SnapshotScanner(meta.snapshot, this.#prefix.length);
       // Snapshot values are up to 64 KiB each: smaller list batches.
       await this.#scan({ prefix: this.#key("snapshot") }, snapshots, 16);
       const snapshot = snapshots.finish();
       // A crash between a marker commit and its clean-up leaves keys behind.
-      await this.#deleteKeys([...scanner.garbage, ...snapshots.garbage]);
+      await this.#deleteKeys(snapshots.garbage);
       const hardState = hardRecord.value === null
         ? { term: 0, votedFor: null }
         : hardRecord.value as HardState;
@@ -223,7 +232,7 @@ export class KvStorage implements Storage {
   append(entries: readonly LogEntry[]): Promise<void> {
     return this.#run("append entries", async () => {
       if (entries.length === 0) return;
-      const encoded = encodeBatch(entries);
+      const encoded = encodeSegments(entries);
       const from = entries[0].index;
       const meta = await this.#loadMeta();
       if (from > meta.last + 1 || from < meta.first) {
@@ -232,28 +241,56 @@ export class KvStorage implements Storage {
         );
       }
       const to = from + entries.length - 1;
-      const writeAll = (gen: (index: number) => number): Mutation[] =>
-        encoded.flatMap((bytes, k) =>
-          entryMutations(this.#logKey, from + k, gen(from + k), bytes)
+      const kept = this.#segments!.filter((segment) => segment.start < from);
+      const replaced = this.#segments!.filter((segment) =>
+        segment.start >= from
+      );
+      const store = (gen: number) => {
+        const refs = encoded.map((segment): SegmentRef => ({
+          start: segment.start,
+          gen,
+          count: segment.count,
+          chunks: chunksOf(segment.bytes.length),
+        }));
+        const writes = encoded.flatMap((segment) =>
+          segmentMutations(this.#logKey, segment.start, gen, segment.bytes)
         );
-      let next = normalizeMeta({ ...meta, last: to });
+        return { refs, writes };
+      };
+      // In place: the new segments take the generation their start reads,
+      // and the replaced ones go in the same commit (below).
+      const gen = genAt(meta, from);
+      let next = normalizeMeta({
+        ...meta,
+        last: to,
+        runs: meta.runs.filter(([start]) => start <= from),
+      });
+      let { refs, writes } = store(gen);
       let commits = packCommits(
-        writeAll((index) => genAt(meta, index)),
+        replaced.length === 0 ? writes : [
+          ...writes,
+          ...this.#unwritten(replaced, writes).map(deleteOf),
+        ],
         setOf(this.#key("meta"), next),
       );
-      const overwrite = from <= meta.last;
-      if (commits.length > 1 && overwrite) {
-        // Writing in place would destroy the old suffix before the marker
-        // moves; a fresh generation keeps it visible until then.
-        next = withFreshRun(meta, from, to);
-        const gen = meta.nextId;
-        commits = packCommits(
-          writeAll(() => gen),
-          setOf(this.#key("meta"), next),
+      if (commits.length > 1 && replaced.length > 0) {
+        // Several commits would destroy the old suffix before the marker
+        // moves: write under a fresh generation, which only the final
+        // marker makes visible. No key of it exists yet, as every call
+        // starts from a store that holds live segments only (see #recover).
+        const fresh = meta.nextId;
+        next = withFreshRun(meta, from, to, fresh);
+        ({ refs, writes } = store(fresh));
+        commits = packCommits(writes, setOf(this.#key("meta"), next));
+        await this.#commit(commits, next);
+        this.#segments = [...kept, ...refs];
+        await this.#deleteKeys(
+          replaced.flatMap((segment) => segmentKeys(this.#logKey, segment)),
         );
+        return;
       }
       await this.#commit(commits, next);
-      if (overwrite) await this.#sweep(from, meta.last);
+      this.#segments = [...kept, ...refs];
     });
   }
 
@@ -265,7 +302,7 @@ export class KvStorage implements Storage {
       const last = Math.max(fromIndex - 1, meta.first - 1);
       if (last >= meta.last) return;
       await this.#commit([], normalizeMeta({ ...meta, last }));
-      await this.#sweep(last + 1, meta.last);
+      await this.#sweep();
     });
   }
 
@@ -278,10 +315,19 @@ export class KvStorage implements Storage {
       const lo = Math.max(from, meta.first);
       const hi = Math.min(to, meta.last + 1);
       if (lo >= hi) return [];
+      // Start at the segment that holds `lo`.
+      let begin = lo;
+      for (const segment of this.#segments!) {
+        if (segment.start <= lo) begin = segment.start;
+        else break;
+      }
       const scanner = new LogScanner(meta, this.#prefix.length);
-      const range = { start: this.#key("log", lo), end: this.#key("log", hi) };
+      const range = {
+        start: this.#key("log", begin),
+        end: this.#key("log", hi),
+      };
       await this.#scan(range, scanner);
-      return scanner.finish(lo, hi);
+      return scanner.finish(lo, hi).entries;
     });
   }
 
@@ -315,8 +361,8 @@ export class KvStorage implements Storage {
         );
         await this.#deleteKeys(oldKeys);
       }
-      // Log keys below a snapshot that emptied the log are garbage now.
-      await this.#sweep(meta.first, Math.min(meta.last, next.first - 1));
+      // Segments below a snapshot that emptied the log are garbage now.
+      await this.#sweep();
     });
   }
 
@@ -346,7 +392,7 @@ export class KvStorage implements Storage {
       const first = Math.min(upToIndex, meta.last) + 1;
       if (first <= meta.first) return;
       await this.#commit([], normalizeMeta({ ...meta, first }));
-      await this.#sweep(meta.first, first - 1);
+      await this.#sweep();
     });
   }
 
@@ -390,6 +436,7 @@ export class KvStorage implements Storage {
       } catch (error) {
         // A failed commit may or may not have landed: trust only the store.
         this.#meta = null;
+        this.#segments = null;
         if (error instanceof StorageError) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         const message = `Cannot ${action} as Deno KV failed: ${reason}`;
@@ -400,13 +447,35 @@ export class KvStorage implements Storage {
     return result;
   }
 
+  /** The cached meta; after a failure (or before load) it is read again. */
   async #loadMeta(): Promise<LogMeta> {
-    if (this.#meta !== null) return this.#meta;
+    if (this.#meta === null) await this.#recover(false);
+    return this.#meta!;
+  }
+
+  /**
+   * Reads the meta and every log key, rebuilds the segment index, and
+   * deletes what the meta does not use (left by a crash or a failed call),
+   * so every later call starts from a store that holds only live segments.
+   */
+  async #recover(wantEntries: true): Promise<LogEntry[]>;
+  async #recover(wantEntries: false): Promise<void>;
+  async #recover(wantEntries: boolean): Promise<LogEntry[] | void> {
+    this.#meta = null;
+    this.#segments = null;
     const record = await this.#kv.get(this.#key("meta"));
     const meta = record.value === null ? EMPTY_META : parseMeta(record.value);
+    const scanner = new LogScanner(meta, this.#prefix.length);
+    await this.#scan({ prefix: this.#key("log") }, scanner);
+    const { entries, live, unused } = scanner.finish(meta.first, meta.last + 1);
     this.#meta = meta;
     this.#versionstamp = record.versionstamp;
-    return meta;
+    this.#segments = live;
+    await this.#deleteKeys([
+      ...scanner.garbage,
+      ...unused.flatMap((segment) => segmentKeys(this.#logKey, segment)),
+    ]);
+    if (wantEntries) return entries;
   }
 
   /**
@@ -440,16 +509,39 @@ export class KvStorage implements Storage {
     }
   }
 
-  /** Deletes every key in log indexes `lo..hi` that the meta does not use. */
-  async #sweep(lo: number, hi: number): Promise<void> {
-    if (hi < lo) return;
-    const scanner = new LogScanner(await this.#loadMeta(), this.#prefix.length);
-    const range = {
-      start: this.#key("log", lo),
-      end: this.#key("log", hi + 1),
-    };
-    await this.#scan(range, scanner);
-    await this.#deleteKeys(scanner.garbage);
+  /** Keys of `segments` that `writes` does not set again. */
+  #unwritten(
+    segments: readonly SegmentRef[],
+    writes: readonly Mutation[],
+  ): Deno.KvKey[] {
+    const written = new Set(writes.map((w) => JSON.stringify(w.key)));
+    return segments.flatMap((segment) => segmentKeys(this.#logKey, segment))
+      .filter((key) => !written.has(JSON.stringify(key)));
+  }
+
+  /**
+   * Deletes the segments that hold no visible index under the current meta
+   * (after a truncation, compaction or snapshot moved it).
+   */
+  async #sweep(): Promise<void> {
+    const meta = this.#meta!;
+    const candidates = this.#segments!.filter((segment) =>
+      segment.start <= meta.last
+    );
+    const beyond = this.#segments!.filter((segment) =>
+      segment.start > meta.last
+    );
+    const { live, unused } = partitionSegments(
+      candidates,
+      meta.first,
+      meta.last,
+    );
+    this.#segments = live;
+    await this.#deleteKeys(
+      [...beyond, ...unused].flatMap((segment) =>
+        segmentKeys(this.#logKey, segment)
+      ),
+    );
   }
 
   /** Feeds listed keys to a scanner in key order. */

@@ -2,64 +2,11 @@ import assert from "node:assert/strict";
 import { StorageError } from "../../kernel/errors.ts";
 import type { LogEntry, Snapshot } from "../../kernel/types.ts";
 import { KvStorage } from "../../storage/kv.ts";
+import { type KvProbe, probeKv } from "./_probe_kv.ts";
 
 const OPTIONS = { clusterId: "c1", nodeId: "a" };
 const LOG_PREFIX = ["raft", "c1", "a", "log"];
 const SNAPSHOT_PREFIX = ["raft", "c1", "a", "snapshot"];
-
-/** What a wrapped KV saw: commits that landed and which of them moved the meta. */
-interface KvProbe {
-  commits: number;
-  markerCommits: number[];
-  gets: number;
-  lists: number;
-}
-
-/**
- * Wraps a KV so that every commit after the first `crashAfter` throws, as if
- * the process died between two commits of one batch.
- */
-function probeKv(kv: Deno.Kv, crashAfter = Infinity): [Deno.Kv, KvProbe] {
-  const probe: KvProbe = { commits: 0, markerCommits: [], gets: 0, lists: 0 };
-  const atomic = (): Deno.AtomicOperation => {
-    const operation = kv.atomic();
-    let setsMeta = false;
-    const proxy: Deno.AtomicOperation = new Proxy(operation, {
-      get(target, property) {
-        if (property === "commit") {
-          return () => {
-            if (probe.commits >= crashAfter) {
-              return Promise.reject(new Error("injected crash"));
-            }
-            if (setsMeta) probe.markerCommits.push(probe.commits);
-            probe.commits++;
-            return target.commit();
-          };
-        }
-        const value = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (property === "set" && (args[0] as Deno.KvKey).at(-1) === "meta") {
-            setsMeta = true;
-          }
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const wrapped = new Proxy(kv, {
-    get(target, property) {
-      if (property === "atomic") return atomic;
-      if (property === "get" || property === "getMany") probe.gets++;
-      if (property === "list") probe.lists++;
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return [wrapped, probe];
-}
 
 function run(from: number, to: number, term: number): LogEntry[] {
   const entries: LogEntry[] = [];
@@ -67,6 +14,14 @@ function run(from: number, to: number, term: number): LogEntry[] {
     entries.push({ index, term, kind: "command", command: { index, term } });
   }
   return entries;
+}
+
+/** Entries with a 1 KiB command each: 1,000 of them take more than one commit. */
+function bigRun(from: number, to: number, term: number): LogEntry[] {
+  return run(from, to, term).map((entry) => ({
+    ...entry,
+    command: { index: entry.index, term, pad: "p".repeat(1024) },
+  }));
 }
 
 function snapshotOf(index: number, size: number, seed: number): Snapshot {
@@ -96,6 +51,12 @@ async function countLogKeys(
   } finally {
     kv.close();
   }
+}
+
+async function countKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
+  let count = 0;
+  for await (const _ of kv.list({ prefix })) count++;
+  return count;
 }
 
 /** Runs `operation` on a KV that crashes after `crashAfter` commits. */
@@ -146,16 +107,20 @@ async function assertCrashSafe(
       await crashing(path, crashAfter, operation);
       const storage = await KvStorage.open(path, OPTIONS);
       try {
-        const landed = markers.some((marker) => marker < crashAfter);
+        // The operation counts as landed once its last marker commit has
+        // (an overwrite first commits a marker that only reserves an id).
+        const landed = markers[markers.length - 1] < crashAfter;
         await check(storage, landed);
       } finally {
         await storage.close();
       }
+      // load() swept what the crash left behind: loading again deletes
+      // nothing, and only the snapshot's own chunks remain.
+      const probe = await crashing(path, Infinity, () => Promise.resolve());
+      assert.equal(probe.commits, 0, "a second load found garbage");
       const storage2 = await KvStorage.open(path, OPTIONS);
-      const { entries, snapshot } = await storage2.load();
+      const { snapshot } = await storage2.load();
       await storage2.close();
-      // load() swept what the crash left behind (these entries are unchunked).
-      assert.equal(await countLogKeys(path), entries.length);
       assert.equal(
         await countLogKeys(path, SNAPSHOT_PREFIX),
         Math.ceil((snapshot?.data.length ?? 0) / 64_000),
@@ -165,11 +130,11 @@ async function assertCrashSafe(
 }
 
 Deno.test("KvStorage: a crash inside a multi-commit append shows the old log or the new one", async () => {
-  const before = run(1, 10, 1);
-  const after = [...before, ...run(11, 2600, 1)];
+  const before = bigRun(1, 10, 1);
+  const after = [...before, ...bigRun(11, 2600, 1)];
   await assertCrashSafe(
     (s) => s.append(before),
-    (s) => s.append(run(11, 2600, 1)),
+    (s) => s.append(bigRun(11, 2600, 1)),
     async (s, landed) => {
       assert.deepEqual((await s.load()).entries, landed ? after : before);
       assert.equal(await s.lastIndex(), landed ? 2600 : 10);
@@ -178,17 +143,17 @@ Deno.test("KvStorage: a crash inside a multi-commit append shows the old log or 
 });
 
 Deno.test("KvStorage: a crash inside a multi-commit overwrite never shows a half-truncated log", async () => {
-  const before = run(1, 3000, 1);
-  const after = [...run(1, 4, 1), ...run(5, 2400, 2)];
+  const before = bigRun(1, 3000, 1);
+  const after = [...bigRun(1, 4, 1), ...bigRun(5, 2400, 2)];
   await assertCrashSafe(
     (s) => s.append(before),
-    (s) => s.append(run(5, 2400, 2)),
+    (s) => s.append(bigRun(5, 2400, 2)),
     async (s, landed) => {
       const { entries } = await s.load();
       assert.deepEqual(entries, landed ? after : before);
       assert.deepEqual(
         await s.entries(2398, 2403),
-        landed ? run(2398, 2400, 2) : run(2398, 2402, 1),
+        landed ? bigRun(2398, 2400, 2) : bigRun(2398, 2402, 1),
       );
     },
   );
@@ -220,11 +185,18 @@ Deno.test("KvStorage: a small append is exactly one atomic commit and no reads",
   const storage = new KvStorage(wrapped, OPTIONS);
   try {
     await storage.append(run(1, 200, 1));
+    const listsBefore = probe.lists;
     await storage.load();
-    assert.equal(probe.lists, 2, "load lists the log and the snapshots");
+    assert.equal(
+      probe.lists - listsBefore,
+      2,
+      "load lists the log and the snapshots",
+    );
     const before = { ...probe };
     await storage.append(run(201, 300, 1));
     assert.equal(probe.commits - before.commits, 1);
+    // The 100 entries went into one segment: one key, not one per entry.
+    assert.equal(await countKeys(kv, LOG_PREFIX), 2);
     assert.equal(probe.gets - before.gets, 0);
     assert.equal(probe.lists - before.lists, 0);
   } finally {
@@ -254,7 +226,8 @@ Deno.test("KvStorage: chunked oversize entries round-trip and leave no stray chu
       ...run(2, 3, 2),
     ]);
     await storage.close();
-    assert.equal(await countLogKeys(path), 17 + 2);
+    // Entry 1 is a head and 16 chunks; entries 2..3 now share one segment.
+    assert.equal(await countLogKeys(path), 17 + 1);
   });
 });
 
