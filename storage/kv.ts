@@ -241,10 +241,11 @@ export class KvStorage implements Storage {
         );
       }
       const to = from + entries.length - 1;
-      const kept = this.#segments!.filter((segment) => segment.start < from);
-      const replaced = this.#segments!.filter((segment) =>
-        segment.start >= from
-      );
+      // Sorted by start, and an append usually replaces nothing: walk back.
+      const segments = this.#segments!;
+      let cut = segments.length;
+      while (cut > 0 && segments[cut - 1].start >= from) cut--;
+      const replaced = segments.slice(cut);
       const store = (gen: number) => {
         const refs = encoded.map((segment): SegmentRef => ({
           start: segment.start,
@@ -283,14 +284,16 @@ export class KvStorage implements Storage {
         ({ refs, writes } = store(fresh));
         commits = packCommits(writes, setOf(this.#key("meta"), next));
         await this.#commit(commits, next);
-        this.#segments = [...kept, ...refs];
+        segments.length = cut;
+        segments.push(...refs);
         await this.#deleteKeys(
           replaced.flatMap((segment) => segmentKeys(this.#logKey, segment)),
         );
         return;
       }
       await this.#commit(commits, next);
-      this.#segments = [...kept, ...refs];
+      segments.length = cut;
+      segments.push(...refs);
     });
   }
 
@@ -316,11 +319,17 @@ export class KvStorage implements Storage {
       const hi = Math.min(to, meta.last + 1);
       if (lo >= hi) return [];
       // Start at the segment that holds `lo`.
-      let begin = lo;
-      for (const segment of this.#segments!) {
-        if (segment.start <= lo) begin = segment.start;
-        else break;
+      const segments = this.#segments!;
+      let below = 0; // binary search: the last segment with start <= lo
+      let above = segments.length;
+      while (above - below > 1) {
+        const mid = (below + above) >> 1;
+        if (segments[mid].start <= lo) below = mid;
+        else above = mid;
       }
+      const begin = segments.length > 0 && segments[below].start <= lo
+        ? segments[below].start
+        : lo;
       const scanner = new LogScanner(meta, this.#prefix.length);
       const range = {
         start: this.#key("log", begin),
