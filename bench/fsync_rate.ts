@@ -86,13 +86,15 @@ export async function measureFsyncRate(
 }
 
 /**
- * Commits small atomic writes (one 64-byte value and a counter) to a Deno KV
- * opened at `path` for `seconds` (at most 200,000 commits). The caller owns
- * the file at `path`.
+ * Commits small atomic writes (one 64-byte value and a counter) for
+ * `seconds` (at most 200,000 commits per file) to `files` Deno KVs at once,
+ * opened at `path`-0, `path`-1, ...; the rate is per file. The caller owns
+ * the files.
  *
- * @param path Path of the KV file to open (created if missing).
+ * @param path Path prefix of the KV files to open (created if missing).
  * @param seconds How long to measure.
- * @returns Commits per second and the mean time of one commit.
+ * @param files How many KV files commit at the same time (default 1).
+ * @returns Commits per second of one file and the mean time of one commit.
  *
  * @example
  * ```ts ignore
@@ -103,20 +105,28 @@ export async function measureFsyncRate(
 export async function measureKvCommitRate(
   path: string,
   seconds = 2,
+  files = 1,
 ): Promise<{ commitsPerSecond: number; meanMs: number }> {
-  const kv = await Deno.openKv(path);
+  const kvs = await Promise.all(
+    Array.from({ length: files }, (_, k) => Deno.openKv(`${path}-${k}`)),
+  );
   const value = new Uint8Array(64).fill(42);
   try {
-    const rate = await measure(seconds, async (k) => {
-      const result = await kv.atomic()
-        .set(["bench", "entry", k % 64], value)
-        .set(["bench", "last"], k)
-        .commit();
-      if (!result.ok) throw new Error("Cannot measure as a commit failed");
-    });
-    return { commitsPerSecond: rate.opsPerSecond, meanMs: rate.meanMs };
+    const rates = await Promise.all(
+      kvs.map((kv) =>
+        measure(seconds, async (k) => {
+          const result = await kv.atomic()
+            .set(["bench", "entry", k % 64], value)
+            .set(["bench", "last"], k)
+            .commit();
+          if (!result.ok) throw new Error("Cannot measure as a commit failed");
+        })
+      ),
+    );
+    const perFile = rates.reduce((sum, r) => sum + r.opsPerSecond, 0) / files;
+    return { commitsPerSecond: perFile, meanMs: 1000 / perFile };
   } finally {
-    kv.close();
+    for (const kv of kvs) kv.close();
   }
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { KvStorage, MemoryStorage } from "../mod.ts";
-import { measureFsyncRate } from "./fsync_rate.ts";
+import { measureFsyncRate, measureKvCommitRate } from "./fsync_rate.ts";
 import { closedLoop, fmt, printTable, startCluster } from "./_harness.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 3);
@@ -24,6 +24,26 @@ try {
     "-",
     "1.00",
   ]);
+  // What one Deno KV commit costs on this disk, alone and with three KV
+  // files committing at once (as the three nodes below do): the ceiling of
+  // any storage that commits once per write.
+  for (const files of [1, 3]) {
+    const kv = await measureKvCommitRate(
+      `${dir}/ceiling-${files}.kv`,
+      1,
+      files,
+    );
+    rows.push([
+      files === 1
+        ? "disk: Deno KV commit, 1 file"
+        : "disk: Deno KV commit, 3 files at once (per file)",
+      "-",
+      fmt(kv.commitsPerSecond),
+      fmt(kv.meanMs, 3),
+      "-",
+      fmt(kv.commitsPerSecond / fsync.fsyncsPerSecond, 2),
+    ]);
+  }
   const scenarios = [
     { name: "memory, 1 client (sequential)", kv: false, clients: 1 },
     { name: "memory, 256 outstanding", kv: false, clients: 256 },

@@ -185,8 +185,10 @@ export interface EncodedSegment {
 
 /**
  * Checks that a batch is contiguous and packs it into segments of up to
- * `SEGMENT_BYTES` of JSON; an entry larger than that gets a segment of its
- * own, which is then chunked.
+ * `segmentBytes` of JSON; an entry larger than that gets a segment of its
+ * own, which is then chunked. Sizes are counted in UTF-16 units, which is
+ * exact for ASCII; a segment of other text may come out larger and is then
+ * chunked too (always correct, and one encode per segment is cheaper).
  */
 export function encodeSegments(
   entries: readonly LogEntry[],
@@ -194,27 +196,20 @@ export function encodeSegments(
 ): EncodedSegment[] {
   const from = entries[0].index;
   const segments: EncodedSegment[] = [];
-  let parts: Uint8Array[] = [];
+  let rows: string[] = [];
   let size = 1; // "[" and the commas and "]" that follow
   let start = from;
   const close = () => {
-    if (parts.length === 0) return;
-    const bytes = new Uint8Array(size + 1);
-    bytes[0] = 0x5b; // [
-    let at = 1;
-    parts.forEach((part, k) => {
-      if (k > 0) bytes[at++] = 0x2c; // ,
-      bytes.set(part, at);
-      at += part.length;
-    });
-    bytes[at] = 0x5d; // ]
-    segments.push({ start, count: parts.length, bytes });
-    start += parts.length;
-    parts = [];
+    if (rows.length === 0) return;
+    const bytes = encoder.encode(`[${rows.join(",")}]`);
+    segments.push({ start, count: rows.length, bytes });
+    start += rows.length;
+    rows = [];
     size = 1;
   };
-  entries.forEach((entry, k) => {
-    const bytes = encoder.encode(encodeEntry(entry));
+  for (let k = 0; k < entries.length; k++) {
+    const entry = entries[k];
+    const row = encodeEntry(entry);
     if (entry.index !== from + k) {
       throw new StorageError(
         `Cannot append entry ${entry.index} as it does not follow ${
@@ -222,12 +217,10 @@ export function encodeSegments(
         } in the batch`,
       );
     }
-    if (parts.length > 0 && size + 1 + bytes.length + 1 > segmentBytes) {
-      close();
-    }
-    size += bytes.length + (parts.length > 0 ? 1 : 0);
-    parts.push(bytes);
-  });
+    if (rows.length > 0 && size + 1 + row.length + 1 > segmentBytes) close();
+    size += row.length + (rows.length > 0 ? 1 : 0);
+    rows.push(row);
+  }
   close();
   return segments;
 }
