@@ -7,7 +7,7 @@
  * Every run is bounded in count and time.
  * @module
  */
-import { KvStorage, MemoryStorage } from "../mod.ts";
+import { KvStorage, MemoryStorage, type Storage } from "../mod.ts";
 import { measureFsyncRate, measureKvCommitRate } from "./fsync_rate.ts";
 import { closedLoop, fmt, printTable, startCluster } from "./_harness.ts";
 
@@ -84,21 +84,34 @@ try {
       ratio,
     ]);
   }
-  rows.push(await heapAfterMillion());
+  rows.push(await heapAfterMillion(() => new MemoryStorage(), "memory"));
+  let kvRun = 0;
+  const kvStores: KvStorage[] = [];
+  rows.push(
+    await heapAfterMillion(async (id) => {
+      const store = await KvStorage.open(`${dir}/heap-${kvRun++}-${id}.kv`);
+      kvStores.push(store);
+      return store;
+    }, "KV files"),
+  );
+  for (const store of kvStores) await store.close();
 } finally {
   await Deno.remove(dir, { recursive: true });
 }
 
 /**
- * Heap of the whole process (3 nodes, MemoryStorage) after 1,000,000
+ * Heap of the whole process (3 nodes on `storage`) after 1,000,000
  * entries with snapshots every 10,000 entries, measured after a full GC
  * when the runtime allows it (`--v8-flags=--expose-gc`).
  */
-async function heapAfterMillion(): Promise<string[]> {
+async function heapAfterMillion(
+  storage: (id: string) => Storage | Promise<Storage>,
+  label: string,
+): Promise<string[]> {
   const total = 1_000_000;
   const cluster = await startCluster(
     ["a", "b", "c"],
-    () => new MemoryStorage(),
+    storage,
     () => {
       let count = 0;
       return {
@@ -117,7 +130,7 @@ async function heapAfterMillion(): Promise<string[]> {
   const heapMb = Deno.memoryUsage().heapUsed / 1024 / 1024;
   await cluster.stop();
   return [
-    `heap after ${fmt(r.commits)} entries, snapshots on`,
+    `heap after ${fmt(r.commits)} entries, ${label}, snapshots on`,
     fmt(r.commits),
     fmt(r.commits / r.seconds),
     `${fmt(heapMb, 1)} MB`,
