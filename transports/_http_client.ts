@@ -2,15 +2,24 @@
 // most one request in flight. Messages sent while a request is in flight
 // queue up and leave together in the next request, so a busy leader sends
 // few large requests instead of many small ones, and order per peer is kept.
-import { HEADERS, newNonce, sign } from "./_http_auth.ts";
+// A request that asks for answers may get them back in its response (see
+// _http_replies.ts), signed by the peer over this request's nonce.
+import { HEADERS, newNonce, type Signer } from "./_http_auth.ts";
+import { encodeMessage, joinBatch } from "./_http_batch.ts";
+import { BodyTooLargeError, readBodyLimited } from "./_http_body.ts";
 
-const encoder = new TextEncoder();
 const MAX_BACKOFF_MS = 100;
+
+/** Request header: this sender takes answers in the response. */
+export const ANSWERS_HEADER = "x-raft-answers";
+/** Method name the signature of a response with answers is made over. */
+export const ANSWER_METHOD = "ANSWER";
 
 /** Counters shared by every sender of a transport. */
 export interface SenderStats {
   sentMessages: number;
   sentRequests: number;
+  answersReceived: number;
   failedRequests: number;
   droppedMessages: number;
 }
@@ -20,7 +29,7 @@ export interface PeerSenderOptions {
   /** Absolute URL of the peer's message endpoint. */
   readonly url: URL;
   readonly clusterId: string;
-  readonly key: Promise<CryptoKey>;
+  readonly signer: Signer;
   readonly maxBodyBytes: number;
   readonly maxQueuedMessages: number;
   readonly requestTimeoutMs: number;
@@ -28,6 +37,8 @@ export interface PeerSenderOptions {
   readonly now: () => number;
   readonly stats: SenderStats;
   readonly onError: (error: Error) => void;
+  /** Receives the checked body of answers that came back in a response. */
+  readonly onAnswers: (body: Uint8Array) => void;
 }
 
 export class PeerSender {
@@ -45,7 +56,7 @@ export class PeerSender {
 
   send(message: unknown): void {
     if (this.#closed) return;
-    const bytes = encoder.encode(JSON.stringify(message));
+    const bytes = encodeMessage(message);
     // Room for "[" and "]": a message that can never fit is dropped; Raft
     // retries with a smaller AppendEntries or not at all.
     if (bytes.byteLength + 2 > this.#o.maxBodyBytes) {
@@ -64,6 +75,11 @@ export class PeerSender {
       this.#o.stats.droppedMessages++;
     }
     if (this.#pump === null) this.#pump = this.#run();
+  }
+
+  /** Messages waiting for the next request (not the one in flight). */
+  get queued(): number {
+    return this.#queue.length;
   }
 
   async close(): Promise<void> {
@@ -109,17 +125,7 @@ export class PeerSender {
       size = next;
       count++;
     }
-    const taken = this.#queue.splice(0, count);
-    const bytes = new Uint8Array(size);
-    bytes[0] = 0x5b; // [
-    let offset = 1;
-    taken.forEach((message, i) => {
-      if (i > 0) bytes[offset++] = 0x2c; // ,
-      bytes.set(message, offset);
-      offset += message.byteLength;
-    });
-    bytes[offset] = 0x5d; // ]
-    return { bytes, count };
+    return { bytes: joinBatch(this.#queue.splice(0, count)), count };
   }
 
   async #post(body: Uint8Array, count: number): Promise<boolean> {
@@ -128,7 +134,7 @@ export class PeerSender {
     try {
       const timestamp = String(o.now());
       const nonce = newNonce();
-      const signature = await sign(await o.key, {
+      const signature = o.signer.sign({
         method: "POST",
         path: o.url.pathname,
         clusterId: o.clusterId,
@@ -143,6 +149,7 @@ export class PeerSender {
           [HEADERS.timestamp]: timestamp,
           [HEADERS.nonce]: nonce,
           [HEADERS.signature]: signature,
+          [ANSWERS_HEADER]: "1",
         },
         body: body as Uint8Array<ArrayBuffer>,
         signal: AbortSignal.any([
@@ -151,6 +158,11 @@ export class PeerSender {
         ]),
         client: o.client,
       });
+      if (response.status === 200) {
+        o.stats.sentMessages += count;
+        await this.#answers(response, nonce);
+        return true;
+      }
       // Reading the (small) body lets the keep-alive connection be reused.
       const text = await response.text();
       if (response.ok) {
@@ -182,5 +194,42 @@ export class PeerSender {
       }
       return false;
     }
+  }
+
+  /** Checks the answers in a response and hands them on; drops bad ones. */
+  async #answers(response: Response, nonce: string): Promise<void> {
+    const o = this.#o;
+    let body: Uint8Array;
+    try {
+      body = await readBodyLimited(response, o.maxBodyBytes);
+    } catch (error) {
+      o.onError(
+        new Error(
+          error instanceof BodyTooLargeError
+            ? `Cannot take answers from ${o.peerId} over ${o.maxBodyBytes} bytes`
+            : `Cannot read answers from ${o.peerId}: ${
+              (error as Error)?.message
+            }`,
+        ),
+      );
+      return;
+    }
+    const signature = response.headers.get(HEADERS.signature) ?? "";
+    const timestamp = response.headers.get(HEADERS.timestamp) ?? "";
+    const fields = {
+      method: ANSWER_METHOD,
+      path: o.url.pathname,
+      clusterId: o.clusterId,
+      timestamp,
+      nonce,
+    };
+    if (!o.signer.verify(fields, body, signature)) {
+      o.onError(
+        new Error(`Cannot trust answers from ${o.peerId}: bad signature`),
+      );
+      return;
+    }
+    o.stats.answersReceived++;
+    o.onAnswers(body);
   }
 }

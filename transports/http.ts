@@ -7,6 +7,14 @@
  *   together, as a JSON array, in the next request (at most `maxBodyBytes`
  *   per request). Loss is fine, as Raft retries: a failed request is dropped
  *   and the sender backs off briefly (5 → 100 ms).
+ * - **Answers in the response.** A batch that asks for answers
+ *   (AppendEntries, RequestVote, InstallSnapshot) from a sender that says
+ *   it takes them (`x-raft-answers: 1`) holds its response open for up to
+ *   `answerWaitMs`; what this node sends to that peer meanwhile (normally
+ *   the answers, once durable) comes back as the response body, `200` with
+ *   a JSON array, signed like a request but with method `ANSWER` and the
+ *   request's nonce, so it cannot be replayed onto another request. That
+ *   saves a request per answer. Later messages take the normal path.
  * - **Receiving.** `POST /raft/messages` accepts a batch only when every
  *   check passes, and each failure has its own status: missing or bad
  *   signature 401; wrong cluster id 403; timestamp outside the window or a
@@ -41,24 +49,25 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { InvalidMessageError } from "../kernel/errors.ts";
 import { ConfigError } from "../kernel/errors.ts";
-import {
-  type Message,
-  MESSAGE_VERSION,
-  validateMessage,
-} from "../kernel/messages.ts";
+import type { Message } from "../kernel/messages.ts";
 import type { Transport } from "../kernel/transport.ts";
 import type { NodeId } from "../kernel/types.ts";
 import {
+  createSigner,
   HEADERS,
-  importSecret,
   NonceCache,
-  verify,
   wellFormedNonce,
 } from "./_http_auth.ts";
+import {
+  encodeMessage,
+  joinBatch,
+  parseBatch,
+  replyingTo,
+} from "./_http_batch.ts";
 import { BodyTooLargeError, readBodyLimited } from "./_http_body.ts";
-import { PeerSender } from "./_http_client.ts";
+import { ANSWER_METHOD, ANSWERS_HEADER, PeerSender } from "./_http_client.ts";
+import { ReplyWindows } from "./_http_replies.ts";
 
 // The message and type schema this transport carries, for the docs.
 export type * from "../kernel/messages.ts";
@@ -93,6 +102,12 @@ export interface HttpTransportOptions {
   readonly caCerts?: readonly string[];
   /** Wall clock for timestamps, ms since the epoch (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * How long a request that asks for answers (AppendEntries, RequestVote,
+   * InstallSnapshot) waits for them to ride back in its response; 0 sends
+   * every answer in a request of its own (default 20 ms).
+   */
+  readonly answerWaitMs?: number;
   /** Receives delivery failures and rejected requests (default: ignore). */
   readonly onError?: (error: Error) => void;
 }
@@ -107,6 +122,10 @@ export interface HttpTransportStats {
   failedRequests: number;
   /** Messages lost: refused, failed, oversized, or pushed out of a full queue. */
   droppedMessages: number;
+  /** Responses that carried answers back to this node. */
+  answersReceived: number;
+  /** Messages this node sent in the response to a peer's request. */
+  answeredMessages: number;
   /** Messages handed to the node. */
   receivedMessages: number;
   /** Peer requests accepted. */
@@ -147,7 +166,6 @@ export interface HttpTransport extends Transport {
 
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 const MAX_NONCES = 1_000_000;
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function refuse(c: Context, status: 400 | 401 | 403 | 413, error: string) {
   return c.json({ error }, status);
@@ -187,10 +205,12 @@ export function createHttpTransport(
   const windowMs = options.timestampWindowMs ?? 30_000;
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => {});
-  const key = importSecret(options.secret);
+  const signer = createSigner(options.secret);
   const stats: HttpTransportStats = {
     sentMessages: 0,
     sentRequests: 0,
+    answersReceived: 0,
+    answeredMessages: 0,
     failedRequests: 0,
     droppedMessages: 0,
     receivedMessages: 0,
@@ -211,7 +231,7 @@ export function createHttpTransport(
           `${base.replace(/\/+$/, "")}${RAFT_MESSAGES_PATH}`,
         ),
         clusterId: options.clusterId,
-        key,
+        signer,
         maxBodyBytes,
         maxQueuedMessages: options.maxQueuedMessages ?? 4096,
         requestTimeoutMs: options.requestTimeoutMs ?? 2000,
@@ -219,13 +239,38 @@ export function createHttpTransport(
         now,
         stats,
         onError,
+        onAnswers: (body) => {
+          let messages: Message[];
+          try {
+            messages = parseBatch(body, options.id, members, peerId);
+          } catch (error) {
+            onError(
+              new Error(
+                `Cannot accept answers from ${peerId}: ${
+                  (error as Error).message
+                }`,
+              ),
+            );
+            return;
+          }
+          deliver(messages);
+        },
       }),
     );
   }
   const members = new Set(Object.keys(options.peers));
   const nonces = new NonceCache(windowMs, MAX_NONCES);
+  const answerWaitMs = options.answerWaitMs ?? 20;
+  const windows = new ReplyWindows(maxBodyBytes);
   let handler: ((message: unknown) => void) | null = null;
   let closed = false;
+  const deliver = (messages: readonly Message[]) => {
+    if (closed || !handler) return;
+    for (const message of messages) {
+      stats.receivedMessages++;
+      handler(message);
+    }
+  };
 
   const app = new Hono();
   app.post(RAFT_MESSAGES_PATH, async (c) => {
@@ -262,12 +307,12 @@ export function createHttpTransport(
     }
     const fields = {
       method: c.req.method,
-      path: new URL(c.req.url).pathname,
+      path: c.req.path,
       clusterId,
       timestamp,
       nonce,
     };
-    if (!(await verify(await key, fields, body, signature))) {
+    if (!signer.verify(fields, body, signature)) {
       return reject(401, "bad signature");
     }
     // Remembered only once the signature holds, so strangers cannot fill it.
@@ -276,18 +321,39 @@ export function createHttpTransport(
     }
     let messages: Message[];
     try {
-      messages = parseBatch(decoder.decode(body), options.id, members);
+      messages = parseBatch(body, options.id, members);
     } catch (error) {
       return reject(400, (error as Error).message);
     }
     stats.receivedRequests++;
-    if (!closed && handler) {
-      for (const message of messages) {
-        stats.receivedMessages++;
-        handler(message);
-      }
-    }
-    return c.body(null, 204);
+    const asker = headers.get(ANSWERS_HEADER) === "1" && answerWaitMs > 0
+      ? replyingTo(messages)
+      : null;
+    // Opened before delivery: a node may answer in the same turn.
+    const answers = asker !== null && !closed && handler !== null
+      ? windows.wait(asker, answerWaitMs)
+      : null;
+    deliver(messages);
+    if (answers === null) return c.body(null, 204);
+    const chunks = await answers;
+    if (chunks.length === 0) return c.body(null, 204);
+    stats.answeredMessages += chunks.length;
+    const answerBody = joinBatch(chunks);
+    const answeredAt = String(now());
+    return new Response(answerBody as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: {
+        "content-type": "application/json",
+        [HEADERS.timestamp]: answeredAt,
+        [HEADERS.signature]: signer.sign({
+          method: ANSWER_METHOD,
+          path: fields.path,
+          clusterId: options.clusterId,
+          timestamp: answeredAt,
+          nonce,
+        }, answerBody),
+      },
+    });
   });
 
   return {
@@ -295,7 +361,16 @@ export function createHttpTransport(
     fetch: async (request) => await app.fetch(request),
     stats,
     send(to: NodeId, message: Message): void {
-      if (!closed) senders.get(to)?.send(message);
+      if (closed) return;
+      const sender = senders.get(to);
+      if (sender === undefined) return;
+      // Into an open response only when nothing older waits for a request:
+      // order per peer is kept, except past the request in flight.
+      if (
+        sender.queued === 0 && windows.has(to) &&
+        windows.offer(to, encodeMessage(message))
+      ) return;
+      sender.send(message);
     },
     setHandler(h: (message: unknown) => void): void {
       handler = h;
@@ -304,51 +379,11 @@ export function createHttpTransport(
       if (closed) return;
       closed = true;
       handler = null;
+      windows.closeAll();
       await Promise.all([...senders.values()].map((s) => s.close()));
       client?.close();
     },
   };
-}
-
-/** Parses and checks a batch; throws with the reason a 400 carries. */
-function parseBatch(
-  text: string,
-  self: NodeId,
-  members: ReadonlySet<NodeId>,
-): Message[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InvalidMessageError("Cannot parse the body as JSON");
-  }
-  if (!Array.isArray(value)) {
-    throw new InvalidMessageError("Cannot accept the body: not an array");
-  }
-  const messages: Message[] = [];
-  for (const raw of value) {
-    const v = (raw as { v?: unknown } | null)?.v;
-    if (v !== MESSAGE_VERSION) {
-      throw new InvalidMessageError(
-        `Cannot accept a message of version ${
-          String(v)
-        } (this node speaks ${MESSAGE_VERSION})`,
-      );
-    }
-    const message = validateMessage(raw);
-    if (message.to !== self) {
-      throw new InvalidMessageError(
-        `Cannot accept a message for ${message.to} on ${self}`,
-      );
-    }
-    if (!members.has(message.from) || message.from === self) {
-      throw new InvalidMessageError(
-        `Cannot accept a message from ${message.from}: not a peer`,
-      );
-    }
-    messages.push(message);
-  }
-  return messages;
 }
 
 /** Options of {@linkcode serve}. */

@@ -1,7 +1,10 @@
 // Builders of signed (and deliberately mis-signed) peer requests for the
 // HTTP transport tests, and a one-node fixture whose state they probe.
-import { HEADERS, newNonce, sign } from "../../transports/_http_auth.ts";
-import { importSecret } from "../../transports/_http_auth.ts";
+import {
+  createSigner,
+  HEADERS,
+  newNonce,
+} from "../../transports/_http_auth.ts";
 import {
   createHttpTransport,
   type HttpTransport,
@@ -29,7 +32,7 @@ export interface SignedRequestOptions {
 const encoder = new TextEncoder();
 
 /** A request to `/raft/messages` signed as a peer would sign it. */
-export async function signedRequest(
+export function signedRequest(
   messages: unknown,
   options: SignedRequestOptions = {},
 ): Promise<Request> {
@@ -44,8 +47,7 @@ export async function signedRequest(
   const timestamp = String(options.timestamp ?? Date.now());
   const nonce = options.nonce ?? newNonce();
   const path = options.path ?? RAFT_MESSAGES_PATH;
-  const key = await importSecret(options.secret ?? SECRET);
-  let signature = await sign(key, {
+  let signature = createSigner(options.secret ?? SECRET).sign({
     method: "POST",
     path,
     clusterId: clusterId ?? "",
@@ -61,11 +63,13 @@ export async function signedRequest(
   if (!omit.includes("timestamp")) headers.set(HEADERS.timestamp, timestamp);
   if (!omit.includes("nonce")) headers.set(HEADERS.nonce, nonce);
   if (!omit.includes("signature")) headers.set(HEADERS.signature, signature);
-  return new Request(`${URL_BASE}${path}`, {
-    method: "POST",
-    headers,
-    body: body as Uint8Array<ArrayBuffer>,
-  });
+  return Promise.resolve(
+    new Request(`${URL_BASE}${path}`, {
+      method: "POST",
+      headers,
+      body: body as Uint8Array<ArrayBuffer>,
+    }),
+  );
 }
 
 /** An AppendEntries from leader `b` that would change `a`'s state. */
