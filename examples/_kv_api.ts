@@ -30,6 +30,12 @@ import {
 import type { KvMetrics } from "./_kv_metrics.ts";
 import type { KvResult, KvStateMachine } from "./kv_state_machine.ts";
 import { FORWARDED, forwardToLeader, REMAINING_MS } from "./_kv_forward.ts";
+import {
+  FORWARD_PATH,
+  ForwardBatcher,
+  serveForwardBatch,
+} from "./_kv_forward_batch.ts";
+import type { PeerAuth } from "../transports/http.ts";
 
 /** Options of {@linkcode createKvApi}. */
 export interface KvApiOptions {
@@ -46,6 +52,14 @@ export interface KvApiOptions {
   readonly maxKeyBytes?: number;
   /** For forwarding (default: global `fetch`). */
   readonly fetch?: typeof fetch;
+  /**
+   * Signs and checks requests between members (the HTTP transport's
+   * `auth`). With it, a follower forwards client requests in batches over
+   * `POST /raft/forward`, signed; without it, one plain request each.
+   */
+  readonly peerAuth?: PeerAuth;
+  /** Forward batches in flight to the leader at once (default 4). */
+  readonly forwardBatchesInFlight?: number;
 }
 
 /** The client API and what graceful shutdown needs from it. */
@@ -103,6 +117,15 @@ export function createKvApi(options: KvApiOptions): KvApi {
   const maxKeyBytes = options.maxKeyBytes ?? 1024;
   const doFetch = options.fetch ?? fetch;
   const suspects = new Set<string>();
+  const batcher = options.peerAuth
+    ? new ForwardBatcher({
+      from: node.id,
+      auth: options.peerAuth,
+      fetch: doFetch,
+      maxInFlight: options.forwardBatchesInFlight,
+      suspects,
+    })
+    : null;
   let shuttingDown = false;
   let inFlight = 0;
   let drained: (() => void) | null = null;
@@ -134,6 +157,14 @@ export function createKvApi(options: KvApiOptions): KvApi {
         options.members[leaderId] === undefined || left <= 0
       ) {
         return failure(c, error);
+      }
+      if (batcher !== null) {
+        return await batcher.forward(
+          c.req.raw,
+          body,
+          options.members[leaderId],
+          left,
+        );
       }
       return await forwardToLeader({
         request: c.req.raw,
@@ -253,6 +284,22 @@ export function createKvApi(options: KvApiOptions): KvApi {
       return answer(index);
     });
   });
+
+  if (options.peerAuth) {
+    const auth = options.peerAuth;
+    app.post(FORWARD_PATH, async (c) => {
+      const checked = await auth.check(c.req.raw, FORWARD_PATH);
+      if ("status" in checked) {
+        return c.json({ error: checked.error }, checked.status);
+      }
+      return await serveForwardBatch(
+        checked.body,
+        c.req.header(FORWARDED) ?? "peer",
+        new URL(c.req.url).origin,
+        (request) => app.fetch(request),
+      );
+    });
+  }
 
   app.get("/status", (c) =>
     c.json({

@@ -156,6 +156,7 @@ export async function startKvNode(
     members: config.peers,
     deadlineMs: config.deadlineMs,
     metrics,
+    peerAuth: transport.auth,
   });
   const app = new Hono();
   app.post(RAFT_MESSAGES_PATH, (c) => transport.fetch(c.req.raw));

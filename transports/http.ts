@@ -53,22 +53,22 @@ import { ConfigError } from "../kernel/errors.ts";
 import type { Message } from "../kernel/messages.ts";
 import type { Transport } from "../kernel/transport.ts";
 import type { NodeId } from "../kernel/types.ts";
-import {
-  createSigner,
-  HEADERS,
-  NonceCache,
-  wellFormedNonce,
-} from "./_http_auth.ts";
+import { HEADERS } from "./_http_auth.ts";
+import { createPeerAuth, type PeerAuth } from "./_http_peer_auth.ts";
 import {
   encodeMessage,
   joinBatch,
   parseBatch,
   replyingTo,
 } from "./_http_batch.ts";
-import { BodyTooLargeError, readBodyLimited } from "./_http_body.ts";
 import { ANSWER_METHOD, ANSWERS_HEADER, PeerSender } from "./_http_client.ts";
 import { ReplyWindows } from "./_http_replies.ts";
 
+export type {
+  AuthenticPeerRequest,
+  PeerAuth,
+  PeerRefusal,
+} from "./_http_peer_auth.ts";
 // The message and type schema this transport carries, for the docs.
 export type * from "../kernel/messages.ts";
 export type { Transport } from "../kernel/transport.ts";
@@ -160,12 +160,17 @@ export interface HttpTransport extends Transport {
   readonly fetch: (request: Request) => Promise<Response>;
   /** Counters. */
   readonly stats: HttpTransportStats;
+  /**
+   * Signs requests to members and checks requests from them with this
+   * transport's secret, cluster id, clock, body limit and nonce cache: for
+   * other endpoints only members may call.
+   */
+  readonly auth: PeerAuth;
   /** Stops sending and receiving; waits for requests in flight to end. */
   close(): Promise<void>;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
-const MAX_NONCES = 1_000_000;
 
 function refuse(c: Context, status: 400 | 401 | 403 | 413, error: string) {
   return c.json({ error }, status);
@@ -202,10 +207,16 @@ export function createHttpTransport(
     );
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const windowMs = options.timestampWindowMs ?? 30_000;
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => {});
-  const signer = createSigner(options.secret);
+  const auth = createPeerAuth({
+    clusterId: options.clusterId,
+    secret: options.secret,
+    maxBodyBytes,
+    timestampWindowMs: options.timestampWindowMs,
+    now,
+  });
+  const signer = auth.signer;
   const stats: HttpTransportStats = {
     sentMessages: 0,
     sentRequests: 0,
@@ -231,7 +242,7 @@ export function createHttpTransport(
           `${base.replace(/\/+$/, "")}${RAFT_MESSAGES_PATH}`,
         ),
         clusterId: options.clusterId,
-        signer,
+        auth,
         maxBodyBytes,
         maxQueuedMessages: options.maxQueuedMessages ?? 4096,
         requestTimeoutMs: options.requestTimeoutMs ?? 2000,
@@ -259,7 +270,6 @@ export function createHttpTransport(
     );
   }
   const members = new Set(Object.keys(options.peers));
-  const nonces = new NonceCache(windowMs, MAX_NONCES);
   const answerWaitMs = options.answerWaitMs ?? 20;
   const windows = new ReplyWindows(maxBodyBytes);
   let handler: ((message: unknown) => void) | null = null;
@@ -279,46 +289,10 @@ export function createHttpTransport(
         1;
       return refuse(c, status, error);
     };
+    const checked = await auth.check(c.req.raw, c.req.path);
+    if ("status" in checked) return reject(checked.status, checked.error);
+    const { body, fields } = checked;
     const headers = c.req.raw.headers;
-    const signature = headers.get(HEADERS.signature);
-    const timestamp = headers.get(HEADERS.timestamp);
-    const nonce = headers.get(HEADERS.nonce);
-    if (!signature || !timestamp || !nonce) {
-      return reject(401, "missing signature, timestamp or nonce");
-    }
-    const clusterId = headers.get(HEADERS.cluster);
-    if (clusterId !== options.clusterId) {
-      return reject(403, "wrong cluster id");
-    }
-    const at = /^\d{1,16}$/.test(timestamp) ? Number(timestamp) : NaN;
-    const receivedAt = now();
-    if (!(Math.abs(receivedAt - at) <= windowMs)) {
-      return reject(401, "timestamp outside the accepted window");
-    }
-    if (!wellFormedNonce(nonce)) return reject(401, "malformed nonce");
-    let body: Uint8Array;
-    try {
-      body = await readBodyLimited(c.req.raw, maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        return reject(413, `body exceeds ${maxBodyBytes} bytes`);
-      }
-      throw error;
-    }
-    const fields = {
-      method: c.req.method,
-      path: c.req.path,
-      clusterId,
-      timestamp,
-      nonce,
-    };
-    if (!signer.verify(fields, body, signature)) {
-      return reject(401, "bad signature");
-    }
-    // Remembered only once the signature holds, so strangers cannot fill it.
-    if (!nonces.remember(nonce, receivedAt)) {
-      return reject(401, "replayed nonce");
-    }
     let messages: Message[];
     try {
       messages = parseBatch(body, options.id, members);
@@ -350,7 +324,7 @@ export function createHttpTransport(
           path: fields.path,
           clusterId: options.clusterId,
           timestamp: answeredAt,
-          nonce,
+          nonce: fields.nonce,
         }, answerBody),
       },
     });
@@ -360,6 +334,7 @@ export function createHttpTransport(
     app,
     fetch: async (request) => await app.fetch(request),
     stats,
+    auth,
     send(to: NodeId, message: Message): void {
       if (closed) return;
       const sender = senders.get(to);
