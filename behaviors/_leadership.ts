@@ -69,6 +69,11 @@ export class Leadership {
   nextHeartbeatAt: number;
   /** When the leader last became isolated (IsolatedLeader only). */
   isolatedAt = 0;
+  /**
+   * Members waiting for proposals they forwarded: member → highest index.
+   * Each hears of the commit at once, not at the next heartbeat.
+   */
+  readonly forwardedBy: Map<NodeId, number> = new Map();
 
   /** Creates trackers for every peer, probing from the log's end. */
   constructor(ctx: BehaviorContext) {
@@ -165,6 +170,9 @@ function sendAppend(
     leaderCommit: ctx.commitIndex,
     seq: state.readSeq,
   });
+  if (ctx.commitIndex > tracker.commitSent) {
+    tracker.commitSent = ctx.commitIndex;
+  }
   if (withEntries) tracker.sent(last);
 }
 
@@ -388,7 +396,28 @@ export function leaderFlush(ctx: BehaviorContext, state: Leadership): void {
     heartbeat(ctx, state);
   }
   replicate(ctx, state);
+  notifyForwarders(ctx, state);
   confirmReads(ctx, state);
+}
+
+/**
+ * A member that forwarded a proposal completes it when it applies the
+ * entry, so it must learn of the commit now: an empty AppendEntries carries
+ * the commit index unless this flush already sent one.
+ */
+function notifyForwarders(ctx: BehaviorContext, state: Leadership): void {
+  for (const [member, index] of state.forwardedBy) {
+    if (index > ctx.commitIndex) continue;
+    const tracker = state.trackers.get(member);
+    if (!tracker || tracker.commitSent >= index) {
+      state.forwardedBy.delete(member);
+      continue;
+    }
+    // Until it stores the entry it learns the commit with the entry.
+    if (tracker.state !== "replicate" || tracker.matchIndex < index) continue;
+    state.forwardedBy.delete(member);
+    sendAppend(ctx, state, tracker, false);
+  }
 }
 
 /** Appends a proposal unless a transfer is under way. */
@@ -403,6 +432,9 @@ export function propose(
   }
   const entry = ctx.appendOwn("command", request.command);
   state.pending.set(entry.index, request.id);
+  if (request.from !== undefined) {
+    state.forwardedBy.set(request.from, entry.index);
+  }
   ctx.proposalAccepted(request.id, entry);
 }
 

@@ -51,6 +51,8 @@ export class FollowerTracker {
   ackedSeq = 0;
   /** In snapshot: the transfer in progress. */
   sending: SnapshotSending | null = null;
+  /** Highest commit index sent to the follower. */
+  commitSent = 0;
 
   /** Creates a tracker that starts probing at `nextIndex`. */
   constructor(id: NodeId, nextIndex: number, now: number) {

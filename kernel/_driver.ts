@@ -40,6 +40,8 @@ interface Pending {
   readonly reject: (error: unknown) => void;
   index: number;
   term: number;
+  /** Sent to the leader (forwardProposals): appended or not is unknown. */
+  forwarded?: boolean;
   timer?: TimerId;
 }
 
@@ -212,6 +214,8 @@ export class NodeDriver<R> implements RaftNode<R> {
         maxAppendBytes: o.maxAppendBytes,
         trailingEntries: o.trailingEntries,
         snapshotChunkBytes: o.snapshotChunkBytes,
+        forwardProposals: o.forwardProposals,
+        forwardTimeoutMs: o.forwardTimeoutMs,
       } as Partial<CoreConfig>,
       random: o.random,
       hardState: persisted.hardState,
@@ -274,14 +278,21 @@ export class NodeDriver<R> implements RaftNode<R> {
     for (const [requestId, pending] of this.#requests) {
       let error: RaftError;
       if (cause !== null) {
-        const appended = pending.kind === "propose" && pending.index > 0;
+        const appended = pending.kind === "propose" &&
+          (pending.index > 0 || pending.forwarded === true);
         error = new StorageError(
           appended
-            ? `Cannot tell whether the proposal at index ${pending.index} committed as node ${this.id} stopped on a storage failure`
+            ? `Cannot tell whether the ${
+              pending.index > 0
+                ? `proposal at index ${pending.index}`
+                : "forwarded proposal"
+            } committed as node ${this.id} stopped on a storage failure`
             : `Cannot finish the request as node ${this.id} stopped on a storage failure`,
           { cause, index: appended ? pending.index : undefined },
         );
-      } else if (pending.kind === "propose" && pending.index > 0) {
+      } else if (
+        pending.kind === "propose" && (pending.index > 0 || pending.forwarded)
+      ) {
         error = new OutcomeUnknownError(pending.index, "the node stopped");
       } else error = new StoppedError(this.id);
       this.#fail(requestId, error);
@@ -311,7 +322,7 @@ export class NodeDriver<R> implements RaftNode<R> {
         pending.timer = this.#clock.setTimeout(() => {
           this.#fail(
             id,
-            pending.index > 0
+            pending.index > 0 || pending.forwarded
               ? new OutcomeUnknownError(pending.index, "the deadline passed")
               : new StoppedError(
                 this.id,
@@ -468,11 +479,27 @@ export class NodeDriver<R> implements RaftNode<R> {
         at: Date.now(),
       });
     }
+    for (const id of ready.forwarded) {
+      const pending = this.#requests.get(id);
+      if (pending) pending.forwarded = true;
+    }
     for (const a of ready.accepted) {
       const pending = this.#requests.get(a.requestId);
       if (!pending) continue;
       pending.index = a.index;
       pending.term = a.term;
+      if (a.index <= this.#lastApplied) {
+        // Only a forwarded proposal's answer can come this late (after a
+        // reordering network delivered the commit first): its result is gone.
+        this.#fail(
+          a.requestId,
+          new OutcomeUnknownError(
+            a.index,
+            "it was applied before the leader's answer arrived",
+          ),
+        );
+        continue;
+      }
       this.#byIndex.set(a.index, a.requestId);
     }
     for (const f of ready.failures) this.#fail(f.requestId, f.error);

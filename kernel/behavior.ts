@@ -67,11 +67,27 @@ export interface CoreConfig {
   readonly trailingEntries: number;
   /** Size of one InstallSnapshot chunk in bytes (before base64). */
   readonly snapshotChunkBytes: number;
+  /**
+   * A member whose role takes no proposals sends them to the leader it
+   * knows instead of refusing them with NotLeaderError.
+   */
+  readonly forwardProposals: boolean;
+  /**
+   * A forwarded proposal the leader has not answered within this time fails
+   * with OutcomeUnknownError (it may have been appended).
+   */
+  readonly forwardTimeoutMs: number;
 }
 
 /** A request from a client of this node. */
 export type ClientRequest =
-  | { readonly type: "propose"; readonly id: number; readonly command: Json }
+  | {
+    readonly type: "propose";
+    readonly id: number;
+    readonly command: Json;
+    /** The member that forwarded it, when it was made elsewhere. */
+    readonly from?: NodeId;
+  }
   | { readonly type: "read"; readonly id: number }
   | { readonly type: "transfer"; readonly id: number; readonly target: NodeId };
 

@@ -37,7 +37,12 @@ import {
   TransferFailedError,
 } from "./errors.ts";
 import { type AcceptResult, RaftLog } from "./log.ts";
-import { type Message, MESSAGE_VERSION } from "./messages.ts";
+import {
+  type ForwardProposal,
+  type Message,
+  MESSAGE_VERSION,
+} from "./messages.ts";
+import { ProposalForwarder } from "./_forwarding.ts";
 import { type RandomSource, systemRandom } from "./random.ts";
 import type { BehaviorRegistry } from "./registry.ts";
 import type { HardState, Json, LogEntry, NodeId, Snapshot } from "./types.ts";
@@ -88,6 +93,11 @@ export interface Ready {
   readonly commitIndex: number;
   /** Proposals now in the log at (index, term). */
   readonly accepted: { requestId: number; index: number; term: number }[];
+  /**
+   * Proposals sent to the leader (`forwardProposals`): from now on their
+   * outcome is unknown until the leader answers.
+   */
+  readonly forwarded: number[];
   /** Reads that may be served once `index` is applied. */
   readonly reads: { requestId: number; index: number }[];
   /** Requests that failed. */
@@ -135,6 +145,8 @@ export const DEFAULT_CONFIG: CoreConfig = {
   maxInflightAppends: 16,
   trailingEntries: 1_000,
   snapshotChunkBytes: 32 * 1024,
+  forwardProposals: false,
+  forwardTimeoutMs: 1_000,
 };
 
 function emptyReady(commitIndex: number): Ready {
@@ -148,6 +160,7 @@ function emptyReady(commitIndex: number): Ready {
     messages: [],
     commitIndex,
     accepted: [],
+    forwarded: [],
     reads: [],
     failures: [],
     transfersDone: [],
@@ -195,6 +208,7 @@ export class RaftCore {
   #ready: Ready;
   #readyEmpty = true;
   readonly #ctx: BehaviorContext;
+  readonly #forwarder: ProposalForwarder;
 
   /** Creates a core in the Follower role. */
   constructor(options: CoreOptions) {
@@ -234,6 +248,10 @@ export class RaftCore {
     this.#now = options.now ?? 0;
     this.#ready = emptyReady(this.#commitIndex);
     this.#ctx = this.#makeContext();
+    this.#forwarder = new ProposalForwarder({
+      send: (message) => this.#send(message),
+      random: () => this.#random.next(),
+    });
     this.#behavior = this.#plugin("Follower");
     this.#transitioning = true;
     this.#state = this.#behavior.enter?.(this.#ctx, undefined);
@@ -287,6 +305,9 @@ export class RaftCore {
         break;
       case "tick":
         this.#behavior.onTick(this.#ctx, this.#state);
+        for (const f of this.#forwarder.expire(this.#now)) {
+          this.#reject(f.requestId, f.error);
+        }
         break;
       case "client":
         this.#clientRequest(input.request);
@@ -299,6 +320,7 @@ export class RaftCore {
         break;
     }
     this.#checkTransfer();
+    this.#forwarder.committed(this.#commitIndex);
   }
 
   /** Ends a batch of inputs: lets the role batch its sends. */
@@ -385,6 +407,21 @@ export class RaftCore {
       message.to !== this.id || message.from === this.id ||
       !this.#members.has(message.from)
     ) return;
+    // Forwarded proposals are client traffic, outside the term rules.
+    if (message.type === "propose") {
+      this.#receiveForwarded(message);
+      return;
+    }
+    if (message.type === "proposeReply") {
+      const outcome = this.#forwarder.answered(message);
+      if (outcome === null) return;
+      if ("error" in outcome) this.#reject(outcome.requestId, outcome.error);
+      else {
+        this.#readyEmpty = false;
+        this.#ready.accepted.push(outcome);
+      }
+      return;
+    }
     if (message.term > this.#term) {
       const keepsTerm = (message.type === "vote" && message.preVote) ||
         (message.type === "voteReply" && message.preVote && message.granted);
@@ -445,7 +482,41 @@ export class RaftCore {
       this.#behavior.onClientRequest(this.#ctx, request, this.#state);
       return;
     }
-    this.#reject(request.id, new NotLeaderError(this.#leaderId));
+    const leaderId = this.#leaderId;
+    if (
+      request.type === "propose" && this.config.forwardProposals &&
+      leaderId !== null && leaderId !== this.id
+    ) {
+      this.#forwarder.forward(
+        request,
+        leaderId,
+        this.#now + this.config.forwardTimeoutMs,
+      );
+      this.#readyEmpty = false;
+      this.#ready.forwarded.push(request.id);
+      return;
+    }
+    this.#reject(request.id, new NotLeaderError(leaderId));
+  }
+
+  /**
+   * A proposal another member forwarded: the role takes it, or it is
+   * refused. Only a proposal sent in this node's own term counts; an older
+   * one (delayed, or duplicated by the network) is refused, so a client told
+   * "never appended" can trust it.
+   */
+  #receiveForwarded(message: ForwardProposal): void {
+    if (!this.#behavior.onClientRequest || message.term !== this.#term) {
+      this.#forwarder.refuse(message, this.#leaderId);
+      return;
+    }
+    const request = this.#forwarder.received(message, this.#term);
+    if (request === null) return; // a duplicate, answered again
+    this.#behavior.onClientRequest(
+      this.#ctx,
+      { ...request, from: message.from },
+      this.#state,
+    );
   }
 
   #inLease(): boolean {
@@ -488,6 +559,9 @@ export class RaftCore {
     this.#votedFor = null;
     this.#leaderId = null;
     this.#hardStateDirty = true;
+    for (const f of this.#forwarder.termChanged(this.#commitIndex)) {
+      this.#reject(f.requestId, f.error);
+    }
   }
 
   #become(role: string, handover?: unknown): void {
@@ -530,7 +604,12 @@ export class RaftCore {
       term: out.term ?? this.#term,
     } as Message;
     this.#readyEmpty = false;
-    if (message.type === "append") this.#ready.eagerMessages.push(message);
+    // Appends may leave before the leader's own write (thesis §10.2.1);
+    // forwarded proposals and their answers depend on nothing durable.
+    if (
+      message.type === "append" || message.type === "propose" ||
+      message.type === "proposeReply"
+    ) this.#ready.eagerMessages.push(message);
     else this.#ready.messages.push(message);
   }
 
@@ -546,6 +625,14 @@ export class RaftCore {
   }
 
   #reject(requestId: number, error: RaftError): void {
+    if (this.#forwarder.isInbound(requestId)) {
+      this.#forwarder.failed(
+        requestId,
+        error,
+        this.#leaderId === this.id ? null : this.#leaderId,
+      );
+      return;
+    }
     this.#readyEmpty = false;
     this.#ready.failures.push({ requestId, error });
   }
@@ -651,6 +738,10 @@ export class RaftCore {
         if (capped > core.#commitIndex) core.#commitIndex = capped;
       },
       proposalAccepted: (requestId: number, entry: LogEntry) => {
+        if (core.#forwarder.isInbound(requestId)) {
+          core.#forwarder.appended(requestId, entry);
+          return;
+        }
         core.#readyEmpty = false;
         core.#ready.accepted.push({
           requestId,

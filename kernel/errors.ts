@@ -198,12 +198,17 @@ export class ConfigError extends RaftError {}
  * ```
  */
 export class OutcomeUnknownError extends RaftError {
-  /** The log index the proposal was appended at. */
+  /**
+   * The log index the proposal was appended at; 0 for a proposal forwarded
+   * to the leader whose answer never came.
+   */
   readonly index: number;
   /** Creates the error for the proposal appended at `index`. */
   constructor(index: number, reason: string) {
     super(
-      `Cannot tell whether the proposal at index ${index} committed: ${reason}`,
+      `Cannot tell whether the ${
+        index > 0 ? `proposal at index ${index}` : "forwarded proposal"
+      } committed: ${reason}`,
     );
     this.index = index;
   }

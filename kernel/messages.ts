@@ -14,7 +14,7 @@
  */
 import { Buffer } from "node:buffer";
 import { InvalidMessageError } from "./errors.ts";
-import type { LogEntry, NodeId } from "./types.ts";
+import type { Json, LogEntry, NodeId } from "./types.ts";
 
 /** The message schema version this build speaks. */
 export const MESSAGE_VERSION = 1;
@@ -134,6 +134,53 @@ export interface InstallSnapshotReply extends MessageHeader {
   readonly done: boolean;
 }
 
+/**
+ * Member → leader: a client proposal made on a member that is not the
+ * leader, forwarded when `forwardProposals` is on. It sits outside the term
+ * rules (the leader appends it in its own term, whatever the sender's).
+ */
+export interface ForwardProposal extends MessageHeader {
+  /** Message tag. */
+  readonly type: "propose";
+  /** Random id of the sender's run; a restarted member reuses no request ids. */
+  readonly session: string;
+  /** The sender's request id (unique within `session`). */
+  readonly requestId: number;
+  /** The command to append. */
+  readonly command: Json;
+}
+
+/**
+ * Leader → member: where a forwarded proposal went (`index`, `entryTerm`),
+ * or why it was refused, in which case it was never appended.
+ */
+export interface ForwardProposalReply extends MessageHeader {
+  /** Message tag. */
+  readonly type: "proposeReply";
+  /** The `session` of the proposal this answers. */
+  readonly session: string;
+  /** The `requestId` of the proposal this answers. */
+  readonly requestId: number;
+  /** Log index of the appended entry (0 when refused). */
+  readonly index: number;
+  /** Term of the appended entry (0 when refused). */
+  readonly entryTerm: number;
+  /** Why it was not appended, or `null` when it was. */
+  readonly refused: ForwardRefusal | null;
+  /** On refusal: the leader as the receiver knows it. */
+  readonly leaderId: NodeId | null;
+}
+
+/** Why a forwarded proposal was not appended. */
+export type ForwardRefusal = "not-leader" | "isolated" | "transfer";
+
+/** The refusals a {@linkcode ForwardProposalReply} may carry. */
+export const FORWARD_REFUSALS: readonly ForwardRefusal[] = [
+  "not-leader",
+  "isolated",
+  "transfer",
+];
+
 /** Any message nodes exchange. */
 export type Message =
   | AppendEntries
@@ -142,7 +189,9 @@ export type Message =
   | RequestVoteReply
   | TimeoutNow
   | InstallSnapshot
-  | InstallSnapshotReply;
+  | InstallSnapshotReply
+  | ForwardProposal
+  | ForwardProposalReply;
 
 /** The `type` tag of a message. */
 export type MessageType = Message["type"];
@@ -212,6 +261,12 @@ function idList(value: unknown, field: string): void {
     fail(`${field} must be an array of node ids`);
   }
   for (const id of value as unknown[]) nodeId(id, field);
+}
+
+function session(value: unknown): void {
+  if (typeof value !== "string" || value.length === 0 || value.length > 64) {
+    fail("session must be a non-empty string of at most 64 characters");
+  }
 }
 
 function flag(value: unknown, field: string): boolean {
@@ -329,6 +384,24 @@ export function validateMessage(value: unknown): Message {
       counter(m.offset, "offset");
       flag(m.done, "done");
       break;
+    case "propose":
+      session(m.session);
+      counter(m.requestId, "requestId");
+      if (m.command === undefined) fail("command must be present");
+      break;
+    case "proposeReply": {
+      session(m.session);
+      counter(m.requestId, "requestId");
+      const index = counter(m.index, "index");
+      counter(m.entryTerm, "entryTerm");
+      if (m.refused === null) {
+        if (index === 0) fail("an accepted proposal must have an index");
+      } else if (!FORWARD_REFUSALS.includes(m.refused as ForwardRefusal)) {
+        fail(`refused must be null or one of ${FORWARD_REFUSALS.join(", ")}`);
+      }
+      if (m.leaderId !== null) nodeId(m.leaderId, "leaderId");
+      break;
+    }
     default:
       fail(`unknown type ${JSON.stringify(m.type)}`);
   }

@@ -82,6 +82,8 @@ export function drawConfig(
     maxAppendBytes: rng.pick([Number.POSITIVE_INFINITY, 300, 1_000]),
     trailingEntries: rng.pick([0, 2, 10, 1000]),
     snapshotChunkBytes: rng.pick([8, 32, 4096]),
+    forwardProposals: rng.chance(0.5),
+    forwardTimeoutMs: rng.pick([2, 4, 8]) * electionTimeoutMs,
   };
   const config = { ...drawn, ...definedOnly(given) };
   // Timers that follow the election timeout follow a pinned one too.

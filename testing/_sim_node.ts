@@ -255,7 +255,7 @@ export class SimNode {
       if (ready.hardState) this.#hardStates++;
       if (!this.#batch) this.#startBatch();
     } else this.#sendAll(ready.messages);
-    this.requests.dispatched(ready);
+    this.requests.dispatched(ready, this.lastApplied);
   }
 
   #sendAll(messages: readonly Message[]): void {

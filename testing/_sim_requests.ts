@@ -21,6 +21,8 @@ interface Held {
   term: number;
   /** The core answered it (read ready). */
   answered: boolean;
+  /** Sent to the leader (forwardProposals): it ends by answer or timeout. */
+  forwarded: boolean;
 }
 
 /** The requests one node holds in one life. */
@@ -43,6 +45,7 @@ export class HeldRequests {
       index: 0,
       term: 0,
       answered: false,
+      forwarded: false,
     });
   }
 
@@ -52,13 +55,25 @@ export class HeldRequests {
     if (held) held.stepped = true;
   }
 
-  /** What a Ready says about requests. */
-  dispatched(ready: Ready): void {
+  /** What a Ready says about requests (`lastApplied` before applying it). */
+  dispatched(ready: Ready, lastApplied: number): void {
+    for (const requestId of ready.forwarded) {
+      const held = this.#held.get(requestId);
+      if (held) held.forwarded = true;
+    }
     for (const a of ready.accepted) {
       const held = this.#held.get(a.requestId);
       if (!held) continue;
       held.index = a.index;
       held.term = a.term;
+      if (a.index <= lastApplied) {
+        // A forwarded proposal's answer that came after its commit.
+        this.#fail(
+          a.requestId,
+          new OutcomeUnknownError(a.index, "applied before the answer came"),
+        );
+        continue;
+      }
       this.#byIndex.set(a.index, a.requestId);
     }
     for (const f of ready.failures) this.#fail(f.requestId, f.error);
@@ -129,7 +144,7 @@ export class HeldRequests {
       this.#resolve(requestId, {
         type: "lost",
         stepped: r.stepped,
-        appended: r.index > 0,
+        appended: r.index > 0 || r.forwarded,
       });
     }
   }
@@ -148,7 +163,11 @@ export class HeldRequests {
    */
   check(where: string, commitIndex: number): void {
     for (const [requestId, r] of this.#held) {
-      if (!r.stepped || r.answered || r.kind === "transfer") continue;
+      // A forwarded proposal waits for the leader's answer, its timeout,
+      // or the apply of its entry, whatever this node's role.
+      if (!r.stepped || r.answered || r.kind === "transfer" || r.forwarded) {
+        continue;
+      }
       if (r.kind === "propose" && r.index > 0 && r.index <= commitIndex) {
         continue;
       }

@@ -79,6 +79,12 @@ export function describeMessage(m: Message): string {
       }`;
     case "timeoutNow":
       return `${head}timeoutNow t${m.term}`;
+    case "propose":
+      return `${head}propose #${m.requestId}`;
+    case "proposeReply":
+      return `${head}proposeReply #${m.requestId} ${
+        m.refused === null ? `at ${m.index}/${m.entryTerm}` : m.refused
+      }`;
     case "snapshot":
       return `${head}snapshot t${m.term} at ${m.lastIncludedIndex}/${m.lastIncludedTerm} bytes ${m.offset}+${m.data.length}${
         m.done ? " done" : ""

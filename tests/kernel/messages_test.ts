@@ -73,6 +73,23 @@ const VALID: Record<Message["type"], Raw> = {
     offset: 3,
     done: true,
   },
+  propose: {
+    ...HEADER,
+    type: "propose",
+    session: "s1",
+    requestId: 7,
+    command: { op: "put" },
+  },
+  proposeReply: {
+    ...HEADER,
+    type: "proposeReply",
+    session: "s1",
+    requestId: 7,
+    index: 12,
+    entryTerm: 3,
+    refused: null,
+    leaderId: null,
+  },
 };
 
 const NOT_COUNTERS: [unknown, string][] = [
@@ -125,6 +142,11 @@ const FIELDS: Record<Message["type"], { counters: string[]; flags: string[] }> =
     snapshotReply: {
       counters: ["term", "lastIncludedIndex", "offset"],
       flags: ["done"],
+    },
+    propose: { counters: ["term", "requestId"], flags: [] },
+    proposeReply: {
+      counters: ["term", "requestId", "index", "entryTerm"],
+      flags: [],
     },
   };
 
@@ -358,4 +380,33 @@ Deno.test("through CoreCluster, garbage, misaddressed and stranger messages chan
   assert.deepEqual(snapshot(), before);
   assert.equal(durable(), onDisk);
   assert.equal(cluster.inFlight.length, 0, "nobody answered");
+});
+
+Deno.test("validateMessage checks the session, command and refusal of forwarded proposals", () => {
+  for (const type of ["propose", "proposeReply"] as const) {
+    for (const session of ["", 7, null, "s".repeat(65)]) {
+      rejects(
+        { ...VALID[type], session },
+        /session must be a non-empty string/,
+        `${type}.session ${String(session)}`,
+      );
+    }
+  }
+  rejects(
+    { ...VALID.propose, command: undefined },
+    /command must be present/,
+    "no command",
+  );
+  const reply = VALID.proposeReply;
+  rejects({ ...reply, index: 0 }, /must have an index/, "accepted at 0");
+  rejects({ ...reply, refused: "busy" }, /refused must be null or one of/, "?");
+  rejects({ ...reply, refused: undefined }, /refused must be null/, "missing");
+  rejects({ ...reply, leaderId: "" }, /leaderId must be a non-empty/, "id");
+  validateMessage({
+    ...reply,
+    index: 0,
+    entryTerm: 0,
+    refused: "not-leader",
+    leaderId: "b",
+  });
 });

@@ -16,6 +16,7 @@ function readyWith(entries: LogEntry[]): Ready {
     messages: [],
     commitIndex: 0,
     accepted: [],
+    forwarded: [],
     reads: [],
     failures: [],
     transfersDone: [],
