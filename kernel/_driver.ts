@@ -215,6 +215,7 @@ export class NodeDriver<R> implements RaftNode<R> {
         trailingEntries: o.trailingEntries,
         snapshotChunkBytes: o.snapshotChunkBytes,
         forwardProposals: o.forwardProposals,
+        forwardReads: o.forwardReads,
         forwardTimeoutMs: o.forwardTimeoutMs,
       } as Partial<CoreConfig>,
       random: o.random,
@@ -322,7 +323,7 @@ export class NodeDriver<R> implements RaftNode<R> {
         pending.timer = this.#clock.setTimeout(() => {
           this.#fail(
             id,
-            pending.index > 0 || pending.forwarded
+            kind === "propose" && (pending.index > 0 || pending.forwarded)
               ? new OutcomeUnknownError(pending.index, "the deadline passed")
               : new StoppedError(
                 this.id,

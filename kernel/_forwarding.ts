@@ -1,5 +1,7 @@
-// Proposal forwarding, the part of the core that lets a client propose on
-// any member (option `forwardProposals`). A member whose role takes no
+// Request forwarding, the part of the core that lets a client propose on
+// any member (option `forwardProposals`) and read through any member
+// (option `forwardReads`; a read asks the leader for a read index, §6.4, and
+// is served from this member's state once it applied that far). A member whose role takes no
 // client requests sends the proposal to the leader it knows as a `propose`
 // message; the leader's role handles it like a local proposal under a
 // negative request id, and the answer goes back as `proposeReply`: the
@@ -24,6 +26,8 @@ import {
 import type {
   ForwardProposal,
   ForwardProposalReply,
+  ForwardRead,
+  ForwardReadReply,
   ForwardRefusal,
 } from "./messages.ts";
 import type { LogEntry, NodeId } from "./types.ts";
@@ -37,18 +41,25 @@ export interface ForwardingHooks {
   random(): number;
 }
 
-/** A forwarded proposal seen from the member that made it. */
+/** A forwarded request seen from the member that made it. */
 interface Outbound {
+  readonly kind: "propose" | "read";
   readonly leaderId: NodeId;
   readonly deadline: number;
 }
 
-/** A proposal another member forwarded here. */
+/** A request another member forwarded here. */
 interface Inbound {
+  readonly kind: "propose" | "read";
   readonly from: NodeId;
   readonly session: string;
   readonly requestId: number;
 }
+
+/** The outcome of a `readIndexReply` for the member's own read. */
+export type ReadOutcome =
+  | { readonly requestId: number; readonly index: number }
+  | { readonly requestId: number; readonly error: RaftError };
 
 /** The outcome of a `proposeReply` for the member's own request. */
 export type ForwardOutcome =
@@ -89,17 +100,32 @@ export class ProposalForwarder {
     leaderId: NodeId,
     deadline: number,
   ): void {
-    // Drawn on first use only, so a node that never forwards consumes no
-    // randomness (simulator seeds replay as before).
-    this.#session ??= Math.floor(this.#hooks.random() * 2 ** 52).toString(36);
-    this.#outbound.set(request.id, { leaderId, deadline });
+    this.#outbound.set(request.id, { kind: "propose", leaderId, deadline });
     this.#hooks.send({
       type: "propose",
       to: leaderId,
-      session: this.#session,
+      session: this.#sessionId(),
       requestId: request.id,
       command: request.command,
     });
+  }
+
+  /** Asks `leaderId` for a read index for a local read. */
+  forwardRead(requestId: number, leaderId: NodeId, deadline: number): void {
+    this.#outbound.set(requestId, { kind: "read", leaderId, deadline });
+    this.#hooks.send({
+      type: "readIndex",
+      to: leaderId,
+      session: this.#sessionId(),
+      requestId,
+    });
+  }
+
+  #sessionId(): string {
+    // Drawn on first use only, so a node that never forwards consumes no
+    // randomness (simulator seeds replay as before).
+    this.#session ??= Math.floor(this.#hooks.random() * 2 ** 52).toString(36);
+    return this.#session;
   }
 
   /** Whether `requestId` is a local proposal waiting for the leader. */
@@ -107,10 +133,31 @@ export class ProposalForwarder {
     return this.#outbound.has(requestId);
   }
 
+  /** The member side of a `readIndexReply`; null when it is not ours. */
+  answeredRead(reply: ForwardReadReply): ReadOutcome | null {
+    if (!this.#take(reply, "read")) return null;
+    if (reply.refused === null) {
+      return { requestId: reply.requestId, index: reply.index };
+    }
+    return {
+      requestId: reply.requestId,
+      error: refusalError(reply.refused, reply.leaderId, reply.from),
+    };
+  }
+
+  /** Removes and reports our outstanding request a reply answers. */
+  #take(
+    reply: { session: string; requestId: number },
+    kind: Outbound["kind"],
+  ): boolean {
+    if (reply.session !== this.#session) return false; // a previous run's
+    if (this.#outbound.get(reply.requestId)?.kind !== kind) return false;
+    return this.#outbound.delete(reply.requestId); // else duplicate or late
+  }
+
   /** The member side of a `proposeReply`; null when it is not ours. */
   answered(reply: ForwardProposalReply): ForwardOutcome | null {
-    if (reply.session !== this.#session) return null; // a previous run's
-    if (!this.#outbound.delete(reply.requestId)) return null; // duplicate or late
+    if (!this.#take(reply, "propose")) return null;
     if (reply.refused === null) {
       this.#appended.set(reply.requestId, {
         index: reply.index,
@@ -160,7 +207,7 @@ export class ProposalForwarder {
     return failed;
   }
 
-  /** Local proposals whose leader did not answer by `now`. */
+  /** Local requests whose leader did not answer by `now`. */
   expire(now: number): { requestId: number; error: RaftError }[] {
     const failed: { requestId: number; error: RaftError }[] = [];
     for (const [requestId, outbound] of this.#outbound) {
@@ -168,10 +215,16 @@ export class ProposalForwarder {
       this.#outbound.delete(requestId);
       failed.push({
         requestId,
-        error: new OutcomeUnknownError(
-          0,
-          `leader ${outbound.leaderId} did not answer in time`,
-        ),
+        // A read changes nothing: it is simply not served.
+        error: outbound.kind === "read"
+          ? new NotLeaderError(
+            outbound.leaderId,
+            `Cannot serve the read as leader ${outbound.leaderId} did not answer in time`,
+          )
+          : new OutcomeUnknownError(
+            0,
+            `leader ${outbound.leaderId} did not answer in time`,
+          ),
       });
     }
     return failed;
@@ -201,23 +254,50 @@ export class ProposalForwarder {
       );
       return null;
     }
+    const id = this.#inboundId(message, "propose");
+    return { type: "propose", id, command: message.command };
+  }
+
+  /** The leader side of a `readIndex`: the read to hand to the role. */
+  receivedRead(message: ForwardRead): Extract<ClientRequest, { type: "read" }> {
+    return { type: "read", id: this.#inboundId(message, "read") };
+  }
+
+  #inboundId(
+    message: ForwardProposal | ForwardRead,
+    kind: Inbound["kind"],
+  ): number {
     const id = -++this.#nextInbound;
     this.#inbound.set(id, {
+      kind,
       from: message.from,
       session: message.session,
       requestId: message.requestId,
     });
-    return { type: "propose", id, command: message.command };
+    return id;
   }
 
-  /** Refuses a `propose` this node's role cannot take. */
-  refuse(message: ForwardProposal, leaderId: NodeId | null): void {
-    this.#reply(message, 0, 0, "not-leader", leaderId);
+  /** Refuses a request this node's role cannot take. */
+  refuse(
+    message: ForwardProposal | ForwardRead,
+    leaderId: NodeId | null,
+  ): void {
+    if (message.type === "readIndex") {
+      this.#replyRead(message, 0, "not-leader", leaderId);
+    } else this.#reply(message, 0, 0, "not-leader", leaderId);
   }
 
-  /** Whether `requestId` stands for a proposal another member forwarded. */
+  /** Whether `requestId` stands for a request another member forwarded. */
   isInbound(requestId: number): boolean {
     return requestId < 0;
+  }
+
+  /** The role found the read index of an inbound read. */
+  readReady(requestId: number, index: number): void {
+    const inbound = this.#inbound.get(requestId);
+    if (!inbound) return;
+    this.#inbound.delete(requestId);
+    this.#replyRead(inbound, index, null, null);
   }
 
   /** The role appended an inbound proposal as `entry`. */
@@ -230,8 +310,9 @@ export class ProposalForwarder {
   }
 
   /**
-   * The role failed an inbound proposal. Only a refusal before the append
-   * is answered; once appended the member tracks the entry itself.
+   * The role failed an inbound request. For a proposal only a refusal
+   * before the append is answered; once appended the member tracks the
+   * entry itself.
    */
   failed(requestId: number, error: RaftError, leaderId: NodeId | null): void {
     const inbound = this.#inbound.get(requestId);
@@ -241,8 +322,29 @@ export class ProposalForwarder {
     const hint = error instanceof TransferInProgressError
       ? error.target
       : leaderId;
+    if (inbound.kind === "read") {
+      this.#replyRead(inbound, 0, refusalOf(error), hint);
+      return;
+    }
     this.#remember(inbound, 0, 0, refusalOf(error), hint);
     this.#reply(inbound, 0, 0, refusalOf(error), hint);
+  }
+
+  #replyRead(
+    to: { from: NodeId; session: string; requestId: number },
+    index: number,
+    refused: ForwardRefusal | null,
+    leaderId: NodeId | null,
+  ): void {
+    this.#hooks.send({
+      type: "readIndexReply",
+      to: to.from,
+      session: to.session,
+      requestId: to.requestId,
+      index,
+      refused,
+      leaderId,
+    });
   }
 
   #remember(

@@ -73,8 +73,15 @@ export interface CoreConfig {
    */
   readonly forwardProposals: boolean;
   /**
+   * A member whose role takes no reads asks the leader it knows for a read
+   * index (§6.4) and serves the read from its own state once applied that
+   * far, instead of refusing it with NotLeaderError.
+   */
+  readonly forwardReads: boolean;
+  /**
    * A forwarded proposal the leader has not answered within this time fails
-   * with OutcomeUnknownError (it may have been appended).
+   * with OutcomeUnknownError (it may have been appended); a forwarded read
+   * fails with NotLeaderError.
    */
   readonly forwardTimeoutMs: number;
 }

@@ -94,8 +94,8 @@ export interface Ready {
   /** Proposals now in the log at (index, term). */
   readonly accepted: { requestId: number; index: number; term: number }[];
   /**
-   * Proposals sent to the leader (`forwardProposals`): from now on their
-   * outcome is unknown until the leader answers.
+   * Requests sent to the leader (`forwardProposals`, `forwardReads`); a
+   * proposal's outcome is unknown from now on until the leader answers.
    */
   readonly forwarded: number[];
   /** Reads that may be served once `index` is applied. */
@@ -146,6 +146,7 @@ export const DEFAULT_CONFIG: CoreConfig = {
   trailingEntries: 1_000,
   snapshotChunkBytes: 32 * 1024,
   forwardProposals: false,
+  forwardReads: false,
   forwardTimeoutMs: 1_000,
 };
 
@@ -407,9 +408,27 @@ export class RaftCore {
       message.to !== this.id || message.from === this.id ||
       !this.#members.has(message.from)
     ) return;
-    // Forwarded proposals are client traffic, outside the term rules.
+    // Forwarded proposals and reads are client traffic, outside the term
+    // rules.
     if (message.type === "propose") {
       this.#receiveForwarded(message);
+      return;
+    }
+    if (message.type === "readIndex") {
+      if (this.#behavior.onClientRequest) {
+        const read = this.#forwarder.receivedRead(message);
+        this.#behavior.onClientRequest(this.#ctx, read, this.#state);
+      } else this.#forwarder.refuse(message, this.#leaderId);
+      return;
+    }
+    if (message.type === "readIndexReply") {
+      const outcome = this.#forwarder.answeredRead(message);
+      if (outcome === null) return;
+      if ("error" in outcome) this.#reject(outcome.requestId, outcome.error);
+      else {
+        this.#readyEmpty = false;
+        this.#ready.reads.push(outcome);
+      }
       return;
     }
     if (message.type === "proposeReply") {
@@ -489,6 +508,19 @@ export class RaftCore {
     ) {
       this.#forwarder.forward(
         request,
+        leaderId,
+        this.#now + this.config.forwardTimeoutMs,
+      );
+      this.#readyEmpty = false;
+      this.#ready.forwarded.push(request.id);
+      return;
+    }
+    if (
+      request.type === "read" && this.config.forwardReads &&
+      leaderId !== null && leaderId !== this.id
+    ) {
+      this.#forwarder.forwardRead(
+        request.id,
         leaderId,
         this.#now + this.config.forwardTimeoutMs,
       );
@@ -608,7 +640,8 @@ export class RaftCore {
     // forwarded proposals and their answers depend on nothing durable.
     if (
       message.type === "append" || message.type === "propose" ||
-      message.type === "proposeReply"
+      message.type === "proposeReply" || message.type === "readIndex" ||
+      message.type === "readIndexReply"
     ) this.#ready.eagerMessages.push(message);
     else this.#ready.messages.push(message);
   }
@@ -750,6 +783,10 @@ export class RaftCore {
         });
       },
       readReady: (requestId: number, index: number) => {
+        if (core.#forwarder.isInbound(requestId)) {
+          core.#forwarder.readReady(requestId, index);
+          return;
+        }
         core.#readyEmpty = false;
         core.#ready.reads.push({ requestId, index });
       },

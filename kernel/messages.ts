@@ -171,6 +171,38 @@ export interface ForwardProposalReply extends MessageHeader {
   readonly leaderId: NodeId | null;
 }
 
+/**
+ * Member → leader: asks for a read index (§6.4) for a read made on a member
+ * that is not the leader (`forwardReads`). Outside the term rules.
+ */
+export interface ForwardRead extends MessageHeader {
+  /** Message tag. */
+  readonly type: "readIndex";
+  /** Random id of the sender's run. */
+  readonly session: string;
+  /** The sender's request id. */
+  readonly requestId: number;
+}
+
+/**
+ * Leader → member: the read index, confirmed by a majority after the
+ * request arrived, or why there is none.
+ */
+export interface ForwardReadReply extends MessageHeader {
+  /** Message tag. */
+  readonly type: "readIndexReply";
+  /** The `session` of the request this answers. */
+  readonly session: string;
+  /** The `requestId` of the request this answers. */
+  readonly requestId: number;
+  /** Serve the read once this index is applied (0 when refused). */
+  readonly index: number;
+  /** Why there is no read index, or `null`. */
+  readonly refused: ForwardRefusal | null;
+  /** On refusal: the leader as the receiver knows it. */
+  readonly leaderId: NodeId | null;
+}
+
 /** Why a forwarded proposal was not appended. */
 export type ForwardRefusal = "not-leader" | "isolated" | "transfer";
 
@@ -191,7 +223,9 @@ export type Message =
   | InstallSnapshot
   | InstallSnapshotReply
   | ForwardProposal
-  | ForwardProposalReply;
+  | ForwardProposalReply
+  | ForwardRead
+  | ForwardReadReply;
 
 /** The `type` tag of a message. */
 export type MessageType = Message["type"];
@@ -402,6 +436,22 @@ export function validateMessage(value: unknown): Message {
       if (m.leaderId !== null) nodeId(m.leaderId, "leaderId");
       break;
     }
+    case "readIndex":
+      session(m.session);
+      counter(m.requestId, "requestId");
+      break;
+    case "readIndexReply":
+      session(m.session);
+      counter(m.requestId, "requestId");
+      counter(m.index, "index");
+      if (
+        m.refused !== null &&
+        !FORWARD_REFUSALS.includes(m.refused as ForwardRefusal)
+      ) {
+        fail(`refused must be null or one of ${FORWARD_REFUSALS.join(", ")}`);
+      }
+      if (m.leaderId !== null) nodeId(m.leaderId, "leaderId");
+      break;
     default:
       fail(`unknown type ${JSON.stringify(m.type)}`);
   }

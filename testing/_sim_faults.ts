@@ -83,6 +83,7 @@ export function drawConfig(
     trailingEntries: rng.pick([0, 2, 10, 1000]),
     snapshotChunkBytes: rng.pick([8, 32, 4096]),
     forwardProposals: rng.chance(0.5),
+    forwardReads: rng.chance(0.5),
     forwardTimeoutMs: rng.pick([2, 4, 8]) * electionTimeoutMs,
   };
   const config = { ...drawn, ...definedOnly(given) };

@@ -21,7 +21,7 @@ interface Held {
   term: number;
   /** The core answered it (read ready). */
   answered: boolean;
-  /** Sent to the leader (forwardProposals): it ends by answer or timeout. */
+  /** Sent to the leader (forwarding): it ends by answer or timeout. */
   forwarded: boolean;
 }
 
@@ -144,7 +144,7 @@ export class HeldRequests {
       this.#resolve(requestId, {
         type: "lost",
         stepped: r.stepped,
-        appended: r.index > 0 || r.forwarded,
+        appended: r.index > 0 || (r.kind === "propose" && r.forwarded),
       });
     }
   }
@@ -163,8 +163,8 @@ export class HeldRequests {
    */
   check(where: string, commitIndex: number): void {
     for (const [requestId, r] of this.#held) {
-      // A forwarded proposal waits for the leader's answer, its timeout,
-      // or the apply of its entry, whatever this node's role.
+      // A forwarded request waits for the leader's answer, its timeout, or
+      // the apply of its entry or read index, whatever this node's role.
       if (!r.stepped || r.answered || r.kind === "transfer" || r.forwarded) {
         continue;
       }

@@ -81,6 +81,12 @@ export function describeMessage(m: Message): string {
       return `${head}timeoutNow t${m.term}`;
     case "propose":
       return `${head}propose #${m.requestId}`;
+    case "readIndex":
+      return `${head}readIndex #${m.requestId}`;
+    case "readIndexReply":
+      return `${head}readIndexReply #${m.requestId} ${
+        m.refused === null ? `at ${m.index}` : m.refused
+      }`;
     case "proposeReply":
       return `${head}proposeReply #${m.requestId} ${
         m.refused === null ? `at ${m.index}/${m.entryTerm}` : m.refused

@@ -80,6 +80,16 @@ const VALID: Record<Message["type"], Raw> = {
     requestId: 7,
     command: { op: "put" },
   },
+  readIndex: { ...HEADER, type: "readIndex", session: "s1", requestId: 8 },
+  readIndexReply: {
+    ...HEADER,
+    type: "readIndexReply",
+    session: "s1",
+    requestId: 8,
+    index: 12,
+    refused: null,
+    leaderId: null,
+  },
   proposeReply: {
     ...HEADER,
     type: "proposeReply",
@@ -144,6 +154,8 @@ const FIELDS: Record<Message["type"], { counters: string[]; flags: string[] }> =
       flags: ["done"],
     },
     propose: { counters: ["term", "requestId"], flags: [] },
+    readIndex: { counters: ["term", "requestId"], flags: [] },
+    readIndexReply: { counters: ["term", "requestId", "index"], flags: [] },
     proposeReply: {
       counters: ["term", "requestId", "index", "entryTerm"],
       flags: [],
@@ -383,7 +395,14 @@ Deno.test("through CoreCluster, garbage, misaddressed and stranger messages chan
 });
 
 Deno.test("validateMessage checks the session, command and refusal of forwarded proposals", () => {
-  for (const type of ["propose", "proposeReply"] as const) {
+  for (
+    const type of [
+      "propose",
+      "proposeReply",
+      "readIndex",
+      "readIndexReply",
+    ] as const
+  ) {
     for (const session of ["", 7, null, "s".repeat(65)]) {
       rejects(
         { ...VALID[type], session },

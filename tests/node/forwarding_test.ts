@@ -76,3 +76,28 @@ Deno.test("a follower stopped with a forwarded proposal outstanding reports its 
     await cluster.stop();
   }
 });
+
+Deno.test("readIndex on a follower (forwardReads) resolves once the follower applied every write acknowledged before it", async () => {
+  const cluster = await startCluster({
+    nodeOptions: { forwardReads: true, forwardTimeoutMs: 300 },
+  });
+  try {
+    const leader = await cluster.leader();
+    await cluster.run(50);
+    const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
+    const write = await settle(cluster, leader.propose({ op: "w" }));
+    assert.ok(write.ok);
+    const { index } = write.value;
+    let appliedAtRead = -1;
+    const read = follower.readIndex().then((at) => {
+      appliedAtRead = follower.lastApplied;
+      return at;
+    });
+    const outcome = await settle(cluster, read);
+    assert.ok(outcome.ok, String(!outcome.ok && outcome.error));
+    assert.ok(outcome.value >= index);
+    assert.ok(appliedAtRead >= index, "served from a state with the write");
+  } finally {
+    await cluster.stop();
+  }
+});

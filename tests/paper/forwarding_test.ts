@@ -192,3 +192,72 @@ Deno.test("a duplicate of a refused forwarded proposal is refused again, even on
     "never appended",
   );
 });
+
+function readForwarding(): {
+  cluster: CoreCluster;
+  leader: NodeId;
+  follower: NodeId;
+  other: NodeId;
+} {
+  const cluster = new CoreCluster({
+    voters: THREE,
+    seed: 5,
+    config: { forwardReads: true, forwardTimeoutMs: 200 },
+  });
+  const leader = cluster.electLeader();
+  cluster.advance(60);
+  const [follower, other] = THREE.filter((id) => id !== leader);
+  return { cluster, leader, follower, other };
+}
+
+Deno.test("§6.4 a follower read gets a read index confirmed by the leader and is served once the follower applied it", () => {
+  const { cluster, leader, follower } = readForwarding();
+  cluster.propose(leader, "w");
+  cluster.settle(); // committed on the leader; the follower may lag
+  const committed = cluster.core(leader).commitIndex;
+  const id = cluster.read(follower);
+  assert.equal(ofType(cluster.inFlight, "readIndex").length, 1);
+  cluster.settle();
+  const outcome = cluster.outcome(id);
+  assert.deepEqual(outcome, { status: "read", index: committed });
+  // The read round's heartbeat carried the commit: the follower can serve.
+  assert.ok(cluster.core(follower).commitIndex >= committed);
+  assert.deepEqual(commandsApplied(cluster, follower), ["w"]);
+});
+
+Deno.test("a read forwarded to a member that is not the leader is refused with NotLeaderError", () => {
+  const { cluster, leader, follower, other } = readForwarding();
+  const id = cluster.read(follower);
+  const [request] = ofType(cluster.inFlight, "readIndex");
+  cluster.inFlight.length = 0;
+  cluster.deliver({ ...request, to: other });
+  cluster.settle();
+  const error = failure(cluster.outcome(id));
+  assert.ok(error instanceof NotLeaderError, String(error));
+  assert.equal((error as NotLeaderError).leaderId, leader);
+});
+
+Deno.test("a forwarded read with no answer fails with NotLeaderError after forwardTimeoutMs", () => {
+  const { cluster, leader, follower } = readForwarding();
+  cluster.crash(leader);
+  const id = cluster.read(follower);
+  cluster.advance(150);
+  assert.equal(cluster.outcome(id).status, "pending");
+  cluster.advance(100);
+  const error = failure(cluster.outcome(id));
+  assert.ok(error instanceof NotLeaderError, String(error));
+  assert.match(error.message, /did not answer/);
+});
+
+Deno.test("a forwarded read is not served by a leader that cannot confirm its leadership", () => {
+  const { cluster, leader, follower, other } = readForwarding();
+  const id = cluster.read(follower);
+  const [request] = ofType(cluster.inFlight, "readIndex");
+  cluster.inFlight.length = 0;
+  // The leader hears the request but no majority answers its round.
+  cluster.partition([leader], [follower, other]);
+  cluster.deliver(request);
+  cluster.advance(10);
+  assert.equal(cluster.outcome(id).status, "pending");
+  assert.equal(ofType(cluster.inFlight, "readIndexReply").length, 0);
+});
