@@ -58,6 +58,14 @@ export interface KvApiOptions {
    * `POST /raft/forward`, signed; without it, one plain request each.
    */
   readonly peerAuth?: PeerAuth;
+  /**
+   * The node forwards proposals itself (createNode's `forwardProposals`):
+   * writes are proposed on this member, whose node sends them to the
+   * leader with the Raft messages and answers once this member applied
+   * them, so they are never forwarded over HTTP (reads still are). A
+   * NotLeaderError then means the leader refused it: never proposed, 503.
+   */
+  readonly nodeForwardsProposals?: boolean;
   /** Forward batches in flight to the leader at once (default 4). */
   readonly forwardBatchesInFlight?: number;
 }
@@ -143,6 +151,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     c: Context,
     body: Uint8Array | null,
     local: (ms: number) => Promise<Response>,
+    write = true,
   ): Promise<Response> {
     const started = performance.now();
     const budget = remainingMs(c);
@@ -153,6 +162,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
       const left = budget - (performance.now() - started);
       if (
         leaderId === null || leaderId === node.id ||
+        (write && options.nodeForwardsProposals) ||
         c.req.header(FORWARDED) !== undefined ||
         options.members[leaderId] === undefined || left <= 0
       ) {
@@ -282,7 +292,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     return await serveOrForward(c, null, async (ms) => {
       const index = await deadline(node.readIndex(), ms);
       return answer(index);
-    });
+    }, false);
   });
 
   if (options.peerAuth) {

@@ -142,6 +142,9 @@ export async function startKvNode(
     isolationWindowMs: config.isolationMs ??
       (config.electionTimeoutMs ? 2 * config.electionTimeoutMs : undefined),
     maxEntriesPerAppend: MAX_ENTRIES_PER_APPEND,
+    // A follower sends writes to the leader with the Raft messages (one
+    // peer request carries many) instead of one HTTP hop each.
+    forwardProposals: true,
     // Batches stay well under the peer body limit (base64 and JSON framing
     // add about a third), so catch-up never sends a batch peers refuse.
     maxAppendBytes: MAX_BODY_BYTES / 4,
@@ -157,6 +160,7 @@ export async function startKvNode(
     deadlineMs: config.deadlineMs,
     metrics,
     peerAuth: transport.auth,
+    nodeForwardsProposals: true,
   });
   const app = new Hono();
   app.post(RAFT_MESSAGES_PATH, (c) => transport.fetch(c.req.raw));

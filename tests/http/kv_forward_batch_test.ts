@@ -27,7 +27,10 @@ interface Member {
   machine: KvStateMachine;
 }
 
-async function cluster(ids: string[], options: { deadlineMs?: number } = {}) {
+async function cluster(
+  ids: string[],
+  options: { deadlineMs?: number; nodeForwardsProposals?: boolean } = {},
+) {
   const net = new MemoryNetwork();
   const members: Member[] = [];
   const unreachable = new Set<string>();
@@ -59,8 +62,11 @@ async function cluster(ids: string[], options: { deadlineMs?: number } = {}) {
       storage: new MemoryStorage(),
       behaviors: defaultBehaviors(),
       stateMachine: machine,
-      electionTimeoutMs: 150,
+      // Generous: a parallel test run must not isolate the leader.
+      electionTimeoutMs: 300,
       heartbeatMs: 30,
+      isolationWindowMs: 5000,
+      forwardProposals: options.nodeForwardsProposals,
     });
     const api = createKvApi({
       node,
@@ -69,6 +75,7 @@ async function cluster(ids: string[], options: { deadlineMs?: number } = {}) {
       deadlineMs: options.deadlineMs,
       fetch: fetchVia,
       forwardBatchesInFlight: 1,
+      nodeForwardsProposals: options.nodeForwardsProposals,
       peerAuth: createPeerAuth({
         clusterId: "fwd",
         secret: SECRET,
@@ -235,4 +242,33 @@ Deno.test("A failed batch answers each request like a failed hop", async () => {
   c.unreachable.delete(c.leader.id);
   assert.equal((await call(c.follower, "PUT", "/kv/f", "back")).status, 200);
   assert.equal(c.leader.machine.get("f"), "back");
+});
+
+Deno.test("With nodeForwardsProposals writes go through Raft, reads over HTTP", async () => {
+  await using c = await cluster(["a", "b", "c"], {
+    nodeForwardsProposals: true,
+  });
+  // The client API of the leader is unreachable over HTTP: writes on a
+  // follower still commit (its node forwards them with the Raft messages)
+  // and are applied on that follower before it answers.
+  c.unreachable.add(c.leader.id);
+  const put = await call(c.follower, "PUT", "/kv/w", "via-raft");
+  assert.equal(put.status, 200, JSON.stringify(put.json));
+  assert.equal(c.follower.machine.get("w"), "via-raft");
+  const cas = await call(
+    c.follower,
+    "POST",
+    "/kv/w/cas",
+    JSON.stringify({ expect: "via-raft", value: "swapped" }),
+  );
+  assert.deepEqual(cas.json, { ok: true, value: "swapped" });
+  assert.equal((await call(c.follower, "DELETE", "/kv/w")).status, 200);
+  assert.equal(c.batches.get(c.leader.id) ?? 0, 0);
+  // A linearizable read is still forwarded over HTTP (and fails here: 503).
+  const read = await call(c.follower, "GET", "/kv/w");
+  assert.equal(read.status, 503);
+  c.unreachable.delete(c.leader.id);
+  const again = await call(c.follower, "GET", "/kv/w");
+  assert.equal(again.status, 404);
+  assert.equal(c.batches.get(c.leader.id), 1);
 });
