@@ -48,6 +48,7 @@ import {
  */
 export const leader: Behavior<Leadership> = {
   name: "Leader",
+  holdsLease: true,
   enter(ctx, handover) {
     const state = adoptLeadership(ctx, handover);
     // Reads held while the no-op was committing now join a round.

@@ -206,6 +206,14 @@ export interface BehaviorContext {
 export interface Behavior<S = unknown> {
   /** The role name this plugin plays (unique in its registry). */
   readonly name: string;
+  /**
+   * While this role is active the node holds a leader lease: it refuses
+   * (pre-)votes for a newer term that do not come from a leadership
+   * transfer, as a follower does that heard from its leader lately (thesis
+   * §4.2.3). The default Leader sets it; PreLeader and IsolatedLeader do not
+   * (an isolated leader must let the others elect).
+   */
+  readonly holdsLease?: boolean;
   /** Called when the node takes this role; returns the role's state. */
   enter?(ctx: BehaviorContext, handover: unknown): S;
   /**

@@ -552,7 +552,8 @@ export class RaftCore {
   }
 
   #inLease(): boolean {
-    if (this.#behavior.name === "Leader") return true;
+    // A role flag, not a role name: a custom leader plugin gets it too.
+    if (this.#behavior.holdsLease === true) return true;
     return this.#leaderId !== null && this.#leaderId !== this.id &&
       this.#now - this.#leaderContactAt < this.config.electionTimeoutMs;
   }

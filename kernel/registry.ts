@@ -53,6 +53,11 @@ function checkPlugin(plugin: unknown): Behavior {
       );
     }
   }
+  if (p.holdsLease !== undefined && typeof p.holdsLease !== "boolean") {
+    throw new ConfigError(
+      `Cannot register behavior "${p.name}" as its holdsLease is not a boolean`,
+    );
+  }
   return plugin as Behavior;
 }
 

@@ -149,3 +149,19 @@ Deno.test("RaftCore rejects a bad membership with ConfigError", () => {
     /voters is empty/,
   );
 });
+
+Deno.test("register rejects a holdsLease that is not a boolean", () => {
+  const registry = new BehaviorRegistry();
+  throwsConfig(
+    () =>
+      registry.register(
+        {
+          name: "W",
+          onMessage: noop,
+          onTick: noop,
+          holdsLease: "yes",
+        } as unknown as Behavior,
+      ),
+    /Cannot register behavior "W" as its holdsLease is not a boolean/,
+  );
+});

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import type { NodeId } from "../../kernel/types.ts";
 import { CoreCluster } from "../../testing/core_cluster.ts";
+import { defaultBehaviors } from "../../behaviors/defaults.ts";
 import {
   appendEntries,
   assertElectionSafety,
@@ -178,4 +179,41 @@ Deno.test("§4.2.3 leader lease: once the leader has been silent for an election
   assert.deepEqual(replies.map((m) => [m.to, m.granted, m.term]), [
     [rival, true, term + 1],
   ]);
+});
+
+Deno.test("§4.2.3 the leader's own lease comes from its plugin's holdsLease flag, not its name", () => {
+  for (const holdsLease of [true, false]) {
+    const cluster = new CoreCluster({
+      voters: ["a", "b", "c"],
+      seed: 3,
+      config: { preVote: false },
+      behaviors: () => {
+        const registry = defaultBehaviors();
+        registry.replace({ ...registry.get("Leader")!, holdsLease });
+        return registry;
+      },
+    });
+    const leader = cluster.electLeader();
+    const rival = ["a", "b", "c"].find((id) => id !== leader)!;
+    const core = cluster.core(leader);
+    const term = core.term;
+    cluster.deliver({
+      v: 1,
+      type: "vote",
+      from: rival,
+      to: leader,
+      term: term + 1,
+      lastLogIndex: core.log.lastIndex,
+      lastLogTerm: core.log.lastTerm,
+      preVote: false,
+      transfer: false,
+    });
+    if (holdsLease) {
+      assert.equal(core.role, "Leader", "the lease refuses the vote");
+      assert.equal(core.term, term);
+    } else {
+      assert.equal(cluster.core(leader).role, "Follower", "no lease");
+      assert.equal(cluster.core(leader).term, term + 1);
+    }
+  }
 });
