@@ -91,6 +91,31 @@ export function parseBatch(
 }
 
 /**
+ * Messages whose answer is worth holding the response open for: the
+ * receiver answers them as soon as it can (after its write, at most). A
+ * forwarded proposal is not one: its answer waits on the leader's own
+ * replication, and a held response would stall the forwarder's next batch.
+ */
+const ASKING = new Set<string>(["append", "vote", "snapshot"]);
+/** Messages that answer another one. */
+const ANSWERS = new Set<string>([
+  "appendReply",
+  "voteReply",
+  "snapshotReply",
+  "proposeReply",
+]);
+
+/**
+ * Whether a message answers another one: it may overtake a request in
+ * flight to the same peer (answers are matched by term and index, never by
+ * order), where an AppendEntries overtaking the one before it would only be
+ * refused for the gap.
+ */
+export function isAnswer(message: { readonly type: string }): boolean {
+  return ANSWERS.has(message.type);
+}
+
+/**
  * The one member every message of a batch that asks for an answer comes
  * from, or null: only such a batch waits for its answers to travel back in
  * the response.
@@ -98,9 +123,7 @@ export function parseBatch(
 export function replyingTo(messages: readonly Message[]): NodeId | null {
   let asker: NodeId | null = null;
   for (const m of messages) {
-    if (m.type !== "append" && m.type !== "vote" && m.type !== "snapshot") {
-      continue;
-    }
+    if (!ASKING.has(m.type)) continue;
     if (asker !== null && asker !== m.from) return null;
     asker = m.from;
   }

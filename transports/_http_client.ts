@@ -85,6 +85,11 @@ export class PeerSender {
     return this.#queue.length;
   }
 
+  /** Whether a request is in flight (or the sender is backing off). */
+  get busy(): boolean {
+    return this.#pump !== null;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#queue = [];

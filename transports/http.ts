@@ -14,7 +14,9 @@
  *   the answers, once durable) comes back as the response body, `200` with
  *   a JSON array, signed like a request but with method `ANSWER` and the
  *   request's nonce, so it cannot be replayed onto another request. That
- *   saves a request per answer. Later messages take the normal path.
+ *   saves a request per answer. Later messages take the normal path, and
+ *   only answers go into a response while a request to that peer is in
+ *   flight (an AppendEntries overtaking the one before would be refused).
  * - **Receiving.** `POST /raft/messages` accepts a batch only when every
  *   check passes, and each failure has its own status: missing or bad
  *   signature 401; wrong cluster id 403; timestamp outside the window or a
@@ -57,6 +59,7 @@ import { HEADERS } from "./_http_auth.ts";
 import { createPeerAuth, type PeerAuth } from "./_http_peer_auth.ts";
 import {
   encodeMessage,
+  isAnswer,
   joinBatch,
   parseBatch,
   replyingTo,
@@ -339,10 +342,12 @@ export function createHttpTransport(
       if (closed) return;
       const sender = senders.get(to);
       if (sender === undefined) return;
-      // Into an open response only when nothing older waits for a request:
-      // order per peer is kept, except past the request in flight.
+      // Into an open response only when nothing older waits for a request,
+      // and past a request in flight only if it is an answer: an
+      // AppendEntries that overtook the one before it would be refused.
       if (
         sender.queued === 0 && windows.has(to) &&
+        (!sender.busy || isAnswer(message)) &&
         windows.offer(to, encodeMessage(message))
       ) return;
       sender.send(message);

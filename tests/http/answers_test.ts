@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { until } from "../../kernel/async.ts";
 import { loopbackCluster, type LoopbackMember } from "./_loopback.ts";
 import { ReplyWindows } from "../../transports/_http_replies.ts";
+import { isAnswer, replyingTo } from "../../transports/_http_batch.ts";
 import { createHttpTransport, serve } from "../../transports/http.ts";
 import type { Message } from "../../kernel/messages.ts";
 
@@ -143,4 +144,20 @@ Deno.test("Reply window with nothing to send settles empty after its wait", asyn
   assert.deepEqual(await older, []);
   windows.closeAll();
   assert.deepEqual(await newer, []);
+});
+
+Deno.test("Only requests hold a response open; only answers overtake a request", () => {
+  const m = (type: string, from = "b") => ({ type, from }) as Message;
+  assert.equal(replyingTo([m("append")]), "b");
+  assert.equal(replyingTo([m("appendReply"), m("vote")]), "b");
+  assert.equal(replyingTo([m("append"), m("append", "c")]), null);
+  for (const type of ["appendReply", "voteReply", "timeoutNow", "propose"]) {
+    assert.equal(replyingTo([m(type)]), null, type);
+  }
+  for (const type of ["appendReply", "voteReply", "snapshotReply"]) {
+    assert.equal(isAnswer(m(type)), true, type);
+  }
+  for (const type of ["append", "vote", "snapshot", "timeoutNow", "propose"]) {
+    assert.equal(isAnswer(m(type)), false, type);
+  }
 });
