@@ -9,12 +9,17 @@
 // appended). The member then waits for that entry like the leader does: it
 // succeeds when the entry at that index and term is applied locally.
 //
-// A `propose` counts only in the term it was sent in: a leader takes it
-// when the sender's term is its own, and remembers its answers (appended
-// or refused) by (member, session, request id) for the rest of that term,
-// so a duplicated or late `propose` is answered again instead of appended
-// twice, or appended after its client was told it never was (found by the
-// simulator: seed 493, a duplicate delivered after the refusal).
+// A `propose` is taken only in the term it was sent in, by a leader role of
+// that term. Every answer (appended or refused) is remembered by (member,
+// session, request id), across terms, so a copy the network duplicates or
+// delays gets the same answer again instead of a second append, or an
+// append after its client was told it never was (the simulator found both:
+// seed 493, a late copy appended after the refusal; seed 1572, a late copy
+// refused after the first was appended). A refusal is definitive ("never
+// appended") only when this node knows it: it has been up for the whole of
+// the proposal's term and still remembers everything it answered for that
+// session since (answers are dropped oldest first, and a request id older
+// than a dropped answer is not known). Otherwise the answer is "unknown".
 import type { ClientRequest, Outgoing } from "./behavior.ts";
 import {
   IsolatedLeaderError,
@@ -32,8 +37,10 @@ import type {
 } from "./messages.ts";
 import type { LogEntry, NodeId } from "./types.ts";
 
-/** Answers the leader keeps for duplicate `propose` messages. */
-const REMEMBERED_ANSWERS = 4096;
+/** Answers kept for duplicate `propose` messages (oldest dropped first). */
+const REMEMBERED_ANSWERS = 16_384;
+/** Sessions whose oldest-known request id is kept. */
+const REMEMBERED_SESSIONS = 1024;
 
 /** What the forwarder needs from its core. */
 export interface ForwardingHooks {
@@ -79,13 +86,17 @@ export class ProposalForwarder {
   readonly #answers = new Map<
     string,
     {
+      from: NodeId;
+      session: string;
+      requestId: number;
       index: number;
       term: number;
       refused: ForwardRefusal | null;
       leaderId: NodeId | null;
     }
   >();
-  #answersTerm = 0;
+  /** Per (member, session): answers below this request id were dropped. */
+  readonly #forgottenBelow = new Map<string, number>();
   /** Own proposals appended by the leader but not yet known committed. */
   readonly #appended = new Map<number, { index: number; term: number }>();
   #nextInbound = 0;
@@ -155,9 +166,29 @@ export class ProposalForwarder {
     return this.#outbound.delete(reply.requestId); // else duplicate or late
   }
 
-  /** The member side of a `proposeReply`; null when it is not ours. */
-  answered(reply: ForwardProposalReply): ForwardOutcome | null {
+  /**
+   * The member side of a `proposeReply` (this node now in `term`, knowing
+   * `commitIndex`); null when it is not ours.
+   */
+  answered(
+    reply: ForwardProposalReply,
+    term: number,
+    commitIndex: number,
+  ): ForwardOutcome | null {
     if (!this.#take(reply, "propose")) return null;
+    if (
+      reply.refused === null && reply.entryTerm < term &&
+      reply.index > commitIndex
+    ) {
+      // Appended in a term this node has left: as in termChanged().
+      return {
+        requestId: reply.requestId,
+        error: new OutcomeUnknownError(
+          reply.index,
+          `the term moved past ${reply.entryTerm} before it was known committed`,
+        ),
+      };
+    }
     if (reply.refused === null) {
       this.#appended.set(reply.requestId, {
         index: reply.index,
@@ -236,12 +267,13 @@ export class ProposalForwarder {
    */
   received(
     message: ForwardProposal,
-    term: number,
+    node: {
+      term: number;
+      takesProposals: boolean;
+      startTerm: number;
+      leaderId: NodeId | null;
+    },
   ): Extract<ClientRequest, { type: "propose" }> | null {
-    if (term !== this.#answersTerm) {
-      this.#answers.clear(); // a new term: older proposals are refused below
-      this.#answersTerm = term;
-    }
     const key = answerKey(message.from, message.session, message.requestId);
     const answer = this.#answers.get(key);
     if (answer) {
@@ -254,8 +286,26 @@ export class ProposalForwarder {
       );
       return null;
     }
-    const id = this.#inboundId(message, "propose");
-    return { type: "propose", id, command: message.command };
+    const forgotten = message.requestId <
+      (this.#forgottenBelow.get(sessionKey(message.from, message.session)) ??
+        0);
+    if (!forgotten && message.term === node.term && node.takesProposals) {
+      const id = this.#inboundId(message, "propose");
+      return { type: "propose", id, command: message.command };
+    }
+    // Not taken now. Whether an earlier copy was, this node knows only if it
+    // was up for the whole of that term and forgot nothing since.
+    const knows = !forgotten && message.term > node.startTerm;
+    const refused: ForwardRefusal = knows ? "not-leader" : "unknown";
+    const inbound = {
+      kind: "propose" as const,
+      from: message.from,
+      session: message.session,
+      requestId: message.requestId,
+    };
+    if (knows) this.#remember(inbound, 0, 0, refused, node.leaderId);
+    this.#reply(message, 0, 0, refused, node.leaderId);
+    return null;
   }
 
   /** The leader side of a `readIndex`: the read to hand to the role. */
@@ -277,14 +327,9 @@ export class ProposalForwarder {
     return id;
   }
 
-  /** Refuses a request this node's role cannot take. */
-  refuse(
-    message: ForwardProposal | ForwardRead,
-    leaderId: NodeId | null,
-  ): void {
-    if (message.type === "readIndex") {
-      this.#replyRead(message, 0, "not-leader", leaderId);
-    } else this.#reply(message, 0, 0, "not-leader", leaderId);
+  /** Refuses a read this node's role cannot take. */
+  refuseRead(message: ForwardRead, leaderId: NodeId | null): void {
+    this.#replyRead(message, 0, "not-leader", leaderId);
   }
 
   /** Whether `requestId` stands for a request another member forwarded. */
@@ -355,9 +400,25 @@ export class ProposalForwarder {
     leaderId: NodeId | null,
   ): void {
     const key = answerKey(inbound.from, inbound.session, inbound.requestId);
-    this.#answers.set(key, { index, term, refused, leaderId });
-    if (this.#answers.size > REMEMBERED_ANSWERS) {
-      this.#answers.delete(this.#answers.keys().next().value!);
+    this.#answers.set(key, {
+      from: inbound.from,
+      session: inbound.session,
+      requestId: inbound.requestId,
+      index,
+      term,
+      refused,
+      leaderId,
+    });
+    if (this.#answers.size <= REMEMBERED_ANSWERS) return;
+    const [oldestKey, oldest] = this.#answers.entries().next().value!;
+    this.#answers.delete(oldestKey);
+    const session = sessionKey(oldest.from, oldest.session);
+    const below = this.#forgottenBelow.get(session) ?? 0;
+    this.#forgottenBelow.delete(session); // re-insert: newest last
+    this.#forgottenBelow.set(session, Math.max(below, oldest.requestId + 1));
+    if (this.#forgottenBelow.size > REMEMBERED_SESSIONS) {
+      // A session this old belongs to a run long gone in practice.
+      this.#forgottenBelow.delete(this.#forgottenBelow.keys().next().value!);
     }
   }
 
@@ -385,6 +446,10 @@ function answerKey(from: NodeId, session: string, requestId: number): string {
   return `${from}\u0000${session}\u0000${requestId}`;
 }
 
+function sessionKey(from: NodeId, session: string): string {
+  return `${from}\u0000${session}`;
+}
+
 function refusalOf(error: RaftError): ForwardRefusal {
   if (error instanceof IsolatedLeaderError) return "isolated";
   if (error instanceof TransferInProgressError) return "transfer";
@@ -405,6 +470,11 @@ function refusalError(
       );
     case "transfer":
       return new TransferInProgressError(leaderId ?? "another member");
+    case "unknown":
+      return new OutcomeUnknownError(
+        0,
+        `${from} cannot tell whether an earlier copy of it was appended`,
+      );
     case "not-leader":
       // The hint may be the refusing node itself: it leads a newer term
       // than the one the proposal was sent in.

@@ -194,6 +194,8 @@ export class RaftCore {
   readonly #registry: BehaviorRegistry;
   readonly #random: RandomSource;
   #term: number;
+  /** Term at start: this node was not up for all of it (or earlier ones). */
+  readonly #startTerm: number;
   #votedFor: NodeId | null;
   #leaderId: NodeId | null = null;
   #leaderContactAt = -Infinity;
@@ -239,6 +241,7 @@ export class RaftCore {
     this.#registry.freeze();
     this.#random = options.random ?? systemRandom;
     this.#term = options.hardState?.term ?? 0;
+    this.#startTerm = this.#term;
     this.#votedFor = options.hardState?.votedFor ?? null;
     this.log = options.log ?? new RaftLog();
     this.#snapshot = options.snapshot ?? null;
@@ -418,7 +421,7 @@ export class RaftCore {
       if (this.#behavior.onClientRequest) {
         const read = this.#forwarder.receivedRead(message);
         this.#behavior.onClientRequest(this.#ctx, read, this.#state);
-      } else this.#forwarder.refuse(message, this.#leaderId);
+      } else this.#forwarder.refuseRead(message, this.#leaderId);
       return;
     }
     if (message.type === "readIndexReply") {
@@ -432,7 +435,11 @@ export class RaftCore {
       return;
     }
     if (message.type === "proposeReply") {
-      const outcome = this.#forwarder.answered(message);
+      const outcome = this.#forwarder.answered(
+        message,
+        this.#term,
+        this.#commitIndex,
+      );
       if (outcome === null) return;
       if ("error" in outcome) this.#reject(outcome.requestId, outcome.error);
       else {
@@ -532,19 +539,19 @@ export class RaftCore {
   }
 
   /**
-   * A proposal another member forwarded: the role takes it, or it is
-   * refused. Only a proposal sent in this node's own term counts; an older
-   * one (delayed, or duplicated by the network) is refused, so a client told
-   * "never appended" can trust it.
+   * A proposal another member forwarded: the role takes it when it was sent
+   * in this node's own term, or it is answered from memory or refused (see
+   * kernel/_forwarding.ts for when a refusal is definitive).
    */
   #receiveForwarded(message: ForwardProposal): void {
-    if (!this.#behavior.onClientRequest || message.term !== this.#term) {
-      this.#forwarder.refuse(message, this.#leaderId);
-      return;
-    }
-    const request = this.#forwarder.received(message, this.#term);
-    if (request === null) return; // a duplicate, answered again
-    this.#behavior.onClientRequest(
+    const request = this.#forwarder.received(message, {
+      term: this.#term,
+      takesProposals: this.#behavior.onClientRequest !== undefined,
+      startTerm: this.#startTerm,
+      leaderId: this.#leaderId,
+    });
+    if (request === null) return;
+    this.#behavior.onClientRequest!(
       this.#ctx,
       { ...request, from: message.from },
       this.#state,

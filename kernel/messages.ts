@@ -203,14 +203,19 @@ export interface ForwardReadReply extends MessageHeader {
   readonly leaderId: NodeId | null;
 }
 
-/** Why a forwarded proposal was not appended. */
-export type ForwardRefusal = "not-leader" | "isolated" | "transfer";
+/**
+ * Why a forwarded request was not taken. Every refusal but `"unknown"` means
+ * it was never appended; `"unknown"` means the receiver cannot tell whether
+ * an earlier copy of the same request was (it restarted, or forgot).
+ */
+export type ForwardRefusal = "not-leader" | "isolated" | "transfer" | "unknown";
 
 /** The refusals a {@linkcode ForwardProposalReply} may carry. */
 export const FORWARD_REFUSALS: readonly ForwardRefusal[] = [
   "not-leader",
   "isolated",
   "transfer",
+  "unknown",
 ];
 
 /** Any message nodes exchange. */

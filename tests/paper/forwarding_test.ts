@@ -261,3 +261,41 @@ Deno.test("a forwarded read is not served by a leader that cannot confirm its le
   assert.equal(cluster.outcome(id).status, "pending");
   assert.equal(ofType(cluster.inFlight, "readIndexReply").length, 0);
 });
+
+Deno.test("a late copy of an appended forwarded proposal gets the append as answer, even in a newer term (simulator seed 1572)", () => {
+  const { cluster, leader, follower, other } = forwarding();
+  const id = cluster.propose(follower, "kept");
+  const [propose] = ofType(cluster.inFlight, "propose");
+  // The answer is lost; the network keeps a copy of the proposal.
+  cluster.filter = (m) => m.type !== "proposeReply";
+  cluster.settle();
+  cluster.filter = () => true;
+  assert.equal(cluster.outcome(id).status, "pending");
+  cluster.transfer(leader, other); // the term moves on
+  cluster.advance(50);
+  assert.notEqual(cluster.core(leader).role, "Leader");
+  cluster.deliver(propose);
+  cluster.settle();
+  const outcome = cluster.outcome(id);
+  assert.equal(outcome.status, "accepted", JSON.stringify(outcome));
+  cluster.advance(100);
+  for (const member of THREE) {
+    assert.deepEqual(commandsApplied(cluster, member), ["kept"], member);
+  }
+});
+
+Deno.test("a leader that restarted cannot vouch for its old term: a late copy is answered outcome unknown, not never-appended", () => {
+  const { cluster, leader, follower } = forwarding();
+  const id = cluster.propose(follower, "maybe");
+  const [propose] = ofType(cluster.inFlight, "propose");
+  cluster.filter = (m) => m.type !== "proposeReply";
+  cluster.settle();
+  cluster.filter = () => true;
+  cluster.crash(leader);
+  cluster.restart(leader); // memory of its answers is gone; same term
+  cluster.deliver(propose);
+  cluster.settle();
+  const error = failure(cluster.outcome(id));
+  assert.ok(error instanceof OutcomeUnknownError, String(error));
+  assert.match(error.message, /cannot tell whether an earlier copy/);
+});
