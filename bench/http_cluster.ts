@@ -14,7 +14,10 @@
  *
  * Flags: `--seconds N` per load point (default 5), `--points 1,16,64,256`,
  * `--trials N` (default 20), `--no-load`, `--no-failover`, `--isolation-ms N`
- * (kv_node's IsolatedLeader window; default: the election timeout). Every loop is
+ * (kv_node's IsolatedLeader window; default: twice the election timeout),
+ * `--election-ms N` (default 150; each wait is drawn from [N, 2N)) and
+ * `--heartbeat-ms N` (default 50): `--election-ms 250` matches
+ * bench/etcd_side_by_side.sh. Every loop is
  * bounded in count and time; every process is stopped by its pid.
  * @module
  */
@@ -36,13 +39,15 @@ const { values } = parseArgs({
     "no-load": { type: "boolean", default: false },
     "no-failover": { type: "boolean", default: false },
     "isolation-ms": { type: "string" },
+    "election-ms": { type: "string", default: "150" },
+    "heartbeat-ms": { type: "string", default: "50" },
   },
 });
 const seconds = Number(values.seconds);
 const points = values.points.split(",").map(Number);
 const trials = Number(values.trials);
-const ELECTION_MS = 150;
-const HEARTBEAT_MS = 50;
+const ELECTION_MS = Number(values["election-ms"]);
+const HEARTBEAT_MS = Number(values["heartbeat-ms"]);
 const VALUE = "v".repeat(100);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], q: number) =>

@@ -20,10 +20,15 @@ const HEX_PATTERN = /^[0-9a-f]+$/i;
 
 /** What a signature covers besides the body. */
 export interface SignedFields {
+  /** Request method (`ANSWER` for answers in a response). */
   readonly method: string;
+  /** Request path. */
   readonly path: string;
+  /** Cluster id. */
   readonly clusterId: string;
+  /** Milliseconds since the epoch, as sent. */
   readonly timestamp: string;
+  /** The request's random nonce. */
   readonly nonce: string;
 }
 

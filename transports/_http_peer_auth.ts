@@ -11,6 +11,7 @@ import {
   newNonce,
   NonceCache,
   type SignedFields,
+  type Signer,
   wellFormedNonce,
 } from "./_http_auth.ts";
 import { BodyTooLargeError, readBodyLimited } from "./_http_body.ts";
@@ -19,7 +20,9 @@ const MAX_NONCES = 1_000_000;
 
 /** Options of {@linkcode createPeerAuth}. */
 export interface PeerAuthOptions {
+  /** Requests from another cluster are refused (403). */
   readonly clusterId: string;
+  /** Shared secret of the HMAC-SHA256. */
   readonly secret: string;
   /** Largest body accepted, in bytes. */
   readonly maxBodyBytes: number;
@@ -31,13 +34,17 @@ export interface PeerAuthOptions {
 
 /** A request that passed every check. */
 export interface AuthenticPeerRequest {
+  /** The body, read in full and within the limit. */
   readonly body: Uint8Array;
+  /** What the signature covered besides the body. */
   readonly fields: SignedFields;
 }
 
 /** A refused request: its status and why. */
 export interface PeerRefusal {
+  /** The status to answer with. */
   readonly status: 400 | 401 | 403 | 413;
+  /** Why, for the response body. */
   readonly error: string;
 }
 
@@ -50,11 +57,27 @@ export interface PeerAuth {
     request: Request,
     path: string,
   ): Promise<AuthenticPeerRequest | PeerRefusal>;
-  /** Signs and checks the body of an answer to the request `fields` signed. */
-  readonly signer: ReturnType<typeof createSigner>;
+  /** The HMAC itself, e.g. for answers signed over a request's nonce. */
+  readonly signer: Signer;
 }
 
-/** Creates the {@linkcode PeerAuth} of one member. */
+/**
+ * Creates the {@linkcode PeerAuth} of one member.
+ *
+ * @param options Cluster id, secret, body limit, window and clock.
+ * @returns The signer and checker, with its own nonce cache.
+ *
+ * @example
+ * ```ts
+ * import { createPeerAuth } from "./_http_peer_auth.ts";
+ * const auth = createPeerAuth({ clusterId: "c1", secret: "s3cret", maxBodyBytes: 1024 });
+ * const body = new TextEncoder().encode("[]");
+ * const request = new Request("http://b.test/raft/x", {
+ *   method: "POST", body, headers: auth.sign("/raft/x", body),
+ * });
+ * console.log("body" in await auth.check(request, "/raft/x")); // true
+ * ```
+ */
 export function createPeerAuth(options: PeerAuthOptions): PeerAuth {
   const signer = createSigner(options.secret);
   const windowMs = options.timestampWindowMs ?? 30_000;

@@ -70,8 +70,10 @@ import { ReplyWindows } from "./_http_replies.ts";
 export type {
   AuthenticPeerRequest,
   PeerAuth,
+  PeerAuthOptions,
   PeerRefusal,
 } from "./_http_peer_auth.ts";
+export type { SignedFields, Signer } from "./_http_auth.ts";
 // The message and type schema this transport carries, for the docs.
 export type * from "../kernel/messages.ts";
 export type { Transport } from "../kernel/transport.ts";
