@@ -274,7 +274,12 @@ export class KvStorage implements Storage {
         ],
         setOf(this.#key("meta"), next),
       );
-      if (commits.length > 1 && replaced.length > 0) {
+      // An overwrite starting inside a live segment replaces nothing by key,
+      // yet its first commit would already be visible: any overwrite that
+      // takes several commits goes under a fresh generation (found in
+      // review: a crash after the first commit left a store that no longer
+      // loaded).
+      if (commits.length > 1 && from <= meta.last) {
         // Several commits would destroy the old suffix before the marker
         // moves: write under a fresh generation, which only the final
         // marker makes visible. No key of it exists yet, as every call

@@ -290,3 +290,36 @@ Deno.test("KvStorage: a crashed commit on a live instance is not trusted from ca
     kv.close();
   }
 });
+
+Deno.test("KvStorage: a crash inside a multi-commit overwrite that starts inside a segment shows the old log or the new one", async () => {
+  // One segment holds 1..500; the overwrite from 250 takes several commits.
+  const before = run(1, 500, 1);
+  const after = [...run(1, 249, 1), ...bigRun(250, 2_500, 2)];
+  await assertCrashSafe(
+    (s) => s.append(before),
+    (s) => s.append(bigRun(250, 2_500, 2)),
+    async (s, landed) => {
+      assert.deepEqual((await s.load()).entries, landed ? after : before);
+    },
+  );
+});
+
+Deno.test("KvStorage: a crash inside a chunked overwrite that starts inside a segment shows the old log or the new one", async () => {
+  const before = run(1, 500, 1);
+  const huge: LogEntry = {
+    index: 250,
+    term: 2,
+    kind: "command",
+    command: "h".repeat(2_000_000),
+  };
+  await assertCrashSafe(
+    (s) => s.append(before),
+    (s) => s.append([huge]),
+    async (s, landed) => {
+      assert.deepEqual(
+        (await s.load()).entries,
+        landed ? [...run(1, 249, 1), huge] : before,
+      );
+    },
+  );
+});
