@@ -63,7 +63,13 @@ export class NodeDriver<R> implements RaftNode<R> {
   #tickTimer: TimerId | null = null;
   #nextRequest = 1;
   #requests = new Map<number, Pending>();
-  #byIndex = new Map<number, number>();
+  /**
+   * Proposals waiting at each log index. Usually one; a forwarded proposal
+   * answered late can wait at an index a newer proposal of a newer term
+   * also waits at (found in review), and at apply only the one whose term
+   * matches succeeds.
+   */
+  #byIndex = new Map<number, number[]>();
   #reads: { requestId: number; index: number }[] = [];
   #lastApplied = 0;
   #reportedCommit = 0;
@@ -106,12 +112,14 @@ export class NodeDriver<R> implements RaftNode<R> {
         }
         // Proposals the snapshot jumped over were appended by this node as
         // leader; whether they are the entries that committed is unknown.
-        for (const [index, requestId] of this.#byIndex) {
+        for (const [index, requestIds] of [...this.#byIndex]) {
           if (index > snapshot.index) continue;
-          this.#fail(
-            requestId,
-            new OutcomeUnknownError(index, "a snapshot replaced its entry"),
-          );
+          for (const requestId of requestIds) {
+            this.#fail(
+              requestId,
+              new OutcomeUnknownError(index, "a snapshot replaced its entry"),
+            );
+          }
         }
         this.#enqueue({ type: "tick" }); // wake the loop to apply what follows
       },
@@ -345,9 +353,17 @@ export class NodeDriver<R> implements RaftNode<R> {
     this.#requests.delete(requestId);
     if (pending.timer !== undefined) this.#clock.clearTimeout(pending.timer);
     if (pending.index > 0 && pending.kind === "propose") {
-      this.#byIndex.delete(pending.index);
+      this.#untrack(pending.index, requestId);
     }
     pending.reject(error);
+  }
+
+  #untrack(index: number, requestId: number): void {
+    const waiting = this.#byIndex.get(index);
+    if (!waiting) return;
+    const rest = waiting.filter((id) => id !== requestId);
+    if (rest.length > 0) this.#byIndex.set(index, rest);
+    else this.#byIndex.delete(index);
   }
 
   #settle(requestId: number, value: unknown): void {
@@ -501,7 +517,9 @@ export class NodeDriver<R> implements RaftNode<R> {
         );
         continue;
       }
-      this.#byIndex.set(a.index, a.requestId);
+      const waiting = this.#byIndex.get(a.index);
+      if (waiting) waiting.push(a.requestId);
+      else this.#byIndex.set(a.index, [a.requestId]);
     }
     for (const f of ready.failures) this.#fail(f.requestId, f.error);
     for (const id of ready.transfersDone) this.#settle(id, undefined);
@@ -531,20 +549,22 @@ export class NodeDriver<R> implements RaftNode<R> {
         if (result instanceof Promise) result = await result;
       }
       this.#lastApplied = index;
-      const requestId = this.#byIndex.get(index);
-      if (requestId !== undefined) {
+      const waiting = this.#byIndex.get(index);
+      if (waiting !== undefined) {
         this.#byIndex.delete(index);
-        const pending = this.#requests.get(requestId);
-        if (pending && pending.term === entry.term) {
-          this.#settle(requestId, { index, term: entry.term, result });
-        } else if (pending) {
-          this.#fail(
-            requestId,
-            new OutcomeUnknownError(
-              index,
-              "another entry committed at its index",
-            ),
-          );
+        for (const requestId of waiting) {
+          const pending = this.#requests.get(requestId);
+          if (pending && pending.term === entry.term) {
+            this.#settle(requestId, { index, term: entry.term, result });
+          } else if (pending) {
+            this.#fail(
+              requestId,
+              new OutcomeUnknownError(
+                index,
+                "another entry committed at its index",
+              ),
+            );
+          }
         }
       }
       // Long batches yield so timers (heartbeats) keep firing.

@@ -39,8 +39,6 @@ import type { LogEntry, NodeId } from "./types.ts";
 
 /** Answers kept for duplicate `propose` messages (oldest dropped first). */
 const REMEMBERED_ANSWERS = 16_384;
-/** Sessions whose oldest-known request id is kept. */
-const REMEMBERED_SESSIONS = 1024;
 
 /** What the forwarder needs from its core. */
 export interface ForwardingHooks {
@@ -95,10 +93,14 @@ export class ProposalForwarder {
       leaderId: NodeId | null;
     }
   >();
+  /** Proposals handed to the role and not answered yet (copies wait). */
+  readonly #pending = new Set<string>();
   /** Per (member, session): answers below this request id were dropped. */
   readonly #forgottenBelow = new Map<string, number>();
   /** Own proposals appended by the leader but not yet known committed. */
   readonly #appended = new Map<number, { index: number; term: number }>();
+  /** Own reads with a read index not yet known committed here. */
+  readonly #readsAwaiting = new Map<number, number>();
   #nextInbound = 0;
 
   constructor(hooks: ForwardingHooks) {
@@ -148,6 +150,7 @@ export class ProposalForwarder {
   answeredRead(reply: ForwardReadReply): ReadOutcome | null {
     if (!this.#take(reply, "read")) return null;
     if (reply.refused === null) {
+      this.#readsAwaiting.set(reply.requestId, reply.index);
       return { requestId: reply.requestId, index: reply.index };
     }
     return {
@@ -208,10 +211,47 @@ export class ProposalForwarder {
 
   /** Forgets appended proposals up to `commitIndex`: the apply settles them. */
   committed(commitIndex: number): void {
-    if (this.#appended.size === 0) return;
     for (const [requestId, at] of this.#appended) {
       if (at.index <= commitIndex) this.#appended.delete(requestId);
     }
+    for (const [requestId, index] of this.#readsAwaiting) {
+      if (index <= commitIndex) this.#readsAwaiting.delete(requestId);
+    }
+  }
+
+  /** Whether answered requests still wait for a commit to reach this node. */
+  get awaitingCommit(): boolean {
+    return this.#appended.size > 0 || this.#readsAwaiting.size > 0;
+  }
+
+  /**
+   * This node lost contact with any leader while answered requests wait for
+   * their commit: they fail rather than wait for a partition to heal (the
+   * leader's own proposals are bounded the same way, by IsolatedLeader).
+   */
+  orphaned(): { requestId: number; error: RaftError }[] {
+    const failed: { requestId: number; error: RaftError }[] = [];
+    for (const [requestId, at] of this.#appended) {
+      failed.push({
+        requestId,
+        error: new OutcomeUnknownError(
+          at.index,
+          "no leader was heard from before it was known committed",
+        ),
+      });
+    }
+    for (const requestId of this.#readsAwaiting.keys()) {
+      failed.push({
+        requestId,
+        error: new NotLeaderError(
+          null,
+          "Cannot serve the read as no leader was heard from before its read index was known committed",
+        ),
+      });
+    }
+    this.#appended.clear();
+    this.#readsAwaiting.clear();
+    return failed;
   }
 
   /**
@@ -286,6 +326,7 @@ export class ProposalForwarder {
       );
       return null;
     }
+    if (this.#pending.has(key)) return null; // its role has not answered yet
     const forgotten = message.requestId <
       (this.#forgottenBelow.get(sessionKey(message.from, message.session)) ??
         0);
@@ -324,7 +365,23 @@ export class ProposalForwarder {
       session: message.session,
       requestId: message.requestId,
     });
+    if (kind === "propose") {
+      this.#pending.add(
+        answerKey(message.from, message.session, message.requestId),
+      );
+    }
     return id;
+  }
+
+  /** Takes an inbound request off the books once its role answered. */
+  #settleInbound(requestId: number): Inbound | undefined {
+    const inbound = this.#inbound.get(requestId);
+    if (!inbound) return undefined;
+    this.#inbound.delete(requestId);
+    this.#pending.delete(
+      answerKey(inbound.from, inbound.session, inbound.requestId),
+    );
+    return inbound;
   }
 
   /** Refuses a read this node's role cannot take. */
@@ -339,17 +396,15 @@ export class ProposalForwarder {
 
   /** The role found the read index of an inbound read. */
   readReady(requestId: number, index: number): void {
-    const inbound = this.#inbound.get(requestId);
+    const inbound = this.#settleInbound(requestId);
     if (!inbound) return;
-    this.#inbound.delete(requestId);
     this.#replyRead(inbound, index, null, null);
   }
 
   /** The role appended an inbound proposal as `entry`. */
   appended(requestId: number, entry: LogEntry): void {
-    const inbound = this.#inbound.get(requestId);
+    const inbound = this.#settleInbound(requestId);
     if (!inbound) return;
-    this.#inbound.delete(requestId);
     this.#remember(inbound, entry.index, entry.term, null, null);
     this.#reply(inbound, entry.index, entry.term, null, null);
   }
@@ -360,9 +415,8 @@ export class ProposalForwarder {
    * entry itself.
    */
   failed(requestId: number, error: RaftError, leaderId: NodeId | null): void {
-    const inbound = this.#inbound.get(requestId);
+    const inbound = this.#settleInbound(requestId);
     if (!inbound) return;
-    this.#inbound.delete(requestId);
     // A transfer's answer names its target: the member's best next leader.
     const hint = error instanceof TransferInProgressError
       ? error.target
@@ -415,11 +469,9 @@ export class ProposalForwarder {
     const session = sessionKey(oldest.from, oldest.session);
     const below = this.#forgottenBelow.get(session) ?? 0;
     this.#forgottenBelow.delete(session); // re-insert: newest last
+    // Kept for good (one number per member run that ever forwarded this
+    // much): dropping it would make a forgotten request look new.
     this.#forgottenBelow.set(session, Math.max(below, oldest.requestId + 1));
-    if (this.#forgottenBelow.size > REMEMBERED_SESSIONS) {
-      // A session this old belongs to a run long gone in practice.
-      this.#forgottenBelow.delete(this.#forgottenBelow.keys().next().value!);
-    }
   }
 
   #reply(

@@ -210,8 +210,9 @@ export interface Behavior<S = unknown> {
    * While this role is active the node holds a leader lease: it refuses
    * (pre-)votes for a newer term that do not come from a leadership
    * transfer, as a follower does that heard from its leader lately (thesis
-   * §4.2.3). The default Leader sets it; PreLeader and IsolatedLeader do not
-   * (an isolated leader must let the others elect).
+   * §4.2.3). Unset, only a role named "Leader" holds it; the registry
+   * refuses it on Follower, Candidate, PreLeader and IsolatedLeader (an
+   * isolated leader must let the others elect).
    */
   readonly holdsLease?: boolean;
   /** Called when the node takes this role; returns the role's state. */

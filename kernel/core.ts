@@ -312,6 +312,14 @@ export class RaftCore {
         for (const f of this.#forwarder.expire(this.#now)) {
           this.#reject(f.requestId, f.error);
         }
+        if (
+          this.#forwarder.awaitingCommit && this.#leaderId !== this.id &&
+          this.#now - this.#leaderContactAt > 2 * this.config.electionTimeoutMs
+        ) {
+          for (const f of this.#forwarder.orphaned()) {
+            this.#reject(f.requestId, f.error);
+          }
+        }
         break;
       case "client":
         this.#clientRequest(input.request);
@@ -559,8 +567,11 @@ export class RaftCore {
   }
 
   #inLease(): boolean {
-    // A role flag, not a role name: a custom leader plugin gets it too.
-    if (this.#behavior.holdsLease === true) return true;
+    // A role flag (a custom leader plugin can set it); a Leader plugin that
+    // does not say keeps the lease it always had.
+    if (this.#behavior.holdsLease ?? this.#behavior.name === "Leader") {
+      return true;
+    }
     return this.#leaderId !== null && this.#leaderId !== this.id &&
       this.#now - this.#leaderContactAt < this.config.electionTimeoutMs;
   }

@@ -24,6 +24,13 @@ const OPTIONAL_HOOKS = [
   "retainFrom",
 ] as const;
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+/** Kernel roles that never hold a leader lease. */
+const NO_LEASE_ROLES: readonly string[] = [
+  "Follower",
+  "Candidate",
+  "PreLeader",
+  "IsolatedLeader",
+];
 
 function checkPlugin(plugin: unknown): Behavior {
   if (typeof plugin !== "object" || plugin === null) {
@@ -56,6 +63,11 @@ function checkPlugin(plugin: unknown): Behavior {
   if (p.holdsLease !== undefined && typeof p.holdsLease !== "boolean") {
     throw new ConfigError(
       `Cannot register behavior "${p.name}" as its holdsLease is not a boolean`,
+    );
+  }
+  if (p.holdsLease === true && NO_LEASE_ROLES.includes(p.name)) {
+    throw new ConfigError(
+      `Cannot register behavior "${p.name}" with holdsLease: that role must let others elect a leader`,
     );
   }
   return plugin as Behavior;

@@ -29,7 +29,8 @@ interface Held {
 export class HeldRequests {
   readonly #resolve: (requestId: number, outcome: NodeOutcome) => void;
   readonly #held = new Map<number, Held>();
-  readonly #byIndex = new Map<number, number>();
+  /** Proposals waiting at each index (a late forwarded answer can share one). */
+  readonly #byIndex = new Map<number, number[]>();
   #reads: { requestId: number; index: number }[] = [];
 
   /** `resolve` tells the clients how a request ended. */
@@ -74,7 +75,9 @@ export class HeldRequests {
         );
         continue;
       }
-      this.#byIndex.set(a.index, a.requestId);
+      const waiting = this.#byIndex.get(a.index);
+      if (waiting) waiting.push(a.requestId);
+      else this.#byIndex.set(a.index, [a.requestId]);
     }
     for (const f of ready.failures) this.#fail(f.requestId, f.error);
     for (const requestId of ready.transfersDone) {
@@ -91,19 +94,24 @@ export class HeldRequests {
 
   /** The entry at `index` of `term` was applied with `result`. */
   applied(index: number, term: number, result: Json): void {
-    const requestId = this.#byIndex.get(index);
-    if (requestId === undefined) return;
+    const waiting = this.#byIndex.get(index);
+    if (waiting === undefined) return;
     this.#byIndex.delete(index);
-    const held = this.#held.get(requestId);
-    if (!held) return;
-    if (held.term === term) {
-      this.#held.delete(requestId);
-      this.#resolve(requestId, { type: "applied", result, index, term });
-    } else {
-      this.#fail(
-        requestId,
-        new OutcomeUnknownError(index, "another entry committed at its index"),
-      );
+    for (const requestId of waiting) {
+      const held = this.#held.get(requestId);
+      if (!held) continue;
+      if (held.term === term) {
+        this.#held.delete(requestId);
+        this.#resolve(requestId, { type: "applied", result, index, term });
+      } else {
+        this.#fail(
+          requestId,
+          new OutcomeUnknownError(
+            index,
+            "another entry committed at its index",
+          ),
+        );
+      }
     }
   }
 
@@ -112,12 +120,14 @@ export class HeldRequests {
    * over are the entries that committed is unknown.
    */
   restored(index: number): void {
-    for (const [at, requestId] of this.#byIndex) {
+    for (const [at, requestIds] of [...this.#byIndex]) {
       if (at > index) continue;
-      this.#fail(
-        requestId,
-        new OutcomeUnknownError(at, "a snapshot replaced its entry"),
-      );
+      for (const requestId of requestIds) {
+        this.#fail(
+          requestId,
+          new OutcomeUnknownError(at, "a snapshot replaced its entry"),
+        );
+      }
     }
   }
 
@@ -184,7 +194,12 @@ export class HeldRequests {
     const held = this.#held.get(requestId);
     if (!held) return;
     this.#held.delete(requestId);
-    if (held.index > 0) this.#byIndex.delete(held.index);
+    const waiting = held.index > 0 ? this.#byIndex.get(held.index) : undefined;
+    if (waiting) {
+      const rest = waiting.filter((id) => id !== requestId);
+      if (rest.length > 0) this.#byIndex.set(held.index, rest);
+      else this.#byIndex.delete(held.index);
+    }
     this.#resolve(requestId, { type: "error", error });
   }
 }

@@ -165,3 +165,18 @@ Deno.test("register rejects a holdsLease that is not a boolean", () => {
     /Cannot register behavior "W" as its holdsLease is not a boolean/,
   );
 });
+
+Deno.test("register refuses holdsLease on a role that must let others elect", () => {
+  for (const name of ["Follower", "Candidate", "PreLeader", "IsolatedLeader"]) {
+    throwsConfig(
+      () =>
+        new BehaviorRegistry().register({
+          name,
+          onMessage: noop,
+          onTick: noop,
+          holdsLease: true,
+        }),
+      new RegExp(`"${name}" with holdsLease`),
+    );
+  }
+});

@@ -299,3 +299,23 @@ Deno.test("a leader that restarted cannot vouch for its old term: a late copy is
   assert.ok(error instanceof OutcomeUnknownError, String(error));
   assert.match(error.message, /cannot tell whether an earlier copy/);
 });
+
+Deno.test("an appended forwarded proposal on a member cut off from every leader fails as outcome unknown instead of waiting for the heal", () => {
+  const { cluster, follower } = forwarding();
+  // The answer arrives, but no AppendEntries that would carry the commit.
+  cluster.filter = (m) => !(m.type === "append" && m.to === follower);
+  const id = cluster.propose(follower, "cut");
+  cluster.settle();
+  assert.equal(cluster.outcome(id).status, "accepted");
+  const others = THREE.filter((m) => m !== follower);
+  cluster.partition([follower], others);
+  cluster.filter = () => true;
+  const term = cluster.core(follower).term;
+  cluster.advance(200);
+  assert.equal(cluster.outcome(id).status, "accepted", "still waiting");
+  cluster.advance(200); // past twice the election timeout without a leader
+  assert.equal(cluster.core(follower).term, term, "PreVote kept the term");
+  const error = failure(cluster.outcome(id));
+  assert.ok(error instanceof OutcomeUnknownError, String(error));
+  assert.match(error.message, /no leader was heard from/);
+});
