@@ -230,16 +230,9 @@ export class ProposalForwarder {
    * leader's own proposals are bounded the same way, by IsolatedLeader).
    */
   orphaned(): { requestId: number; error: RaftError }[] {
-    const failed: { requestId: number; error: RaftError }[] = [];
-    for (const [requestId, at] of this.#appended) {
-      failed.push({
-        requestId,
-        error: new OutcomeUnknownError(
-          at.index,
-          "no leader was heard from before it was known committed",
-        ),
-      });
-    }
+    const failed = this.#failAppended(() =>
+      "no leader was heard from before it was known committed"
+    );
     for (const requestId of this.#readsAwaiting.keys()) {
       failed.push({
         requestId,
@@ -249,8 +242,19 @@ export class ProposalForwarder {
         ),
       });
     }
-    this.#appended.clear();
     this.#readsAwaiting.clear();
+    return failed;
+  }
+
+  /** Fails every appended proposal not yet known committed. */
+  #failAppended(
+    reason: (at: { index: number; term: number }) => string,
+  ): { requestId: number; error: RaftError }[] {
+    const failed = [...this.#appended].map(([requestId, at]) => ({
+      requestId,
+      error: new OutcomeUnknownError(at.index, reason(at)) as RaftError,
+    }));
+    this.#appended.clear();
     return failed;
   }
 
@@ -264,18 +268,9 @@ export class ProposalForwarder {
     commitIndex: number,
   ): { requestId: number; error: RaftError }[] {
     this.committed(commitIndex);
-    const failed: { requestId: number; error: RaftError }[] = [];
-    for (const [requestId, at] of this.#appended) {
-      failed.push({
-        requestId,
-        error: new OutcomeUnknownError(
-          at.index,
-          `the term moved past ${at.term} before it was known committed`,
-        ),
-      });
-    }
-    this.#appended.clear();
-    return failed;
+    return this.#failAppended((at) =>
+      `the term moved past ${at.term} before it was known committed`
+    );
   }
 
   /** Local requests whose leader did not answer by `now`. */

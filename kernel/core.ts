@@ -419,43 +419,7 @@ export class RaftCore {
       message.to !== this.id || message.from === this.id ||
       !this.#members.has(message.from)
     ) return;
-    // Forwarded proposals and reads are client traffic, outside the term
-    // rules.
-    if (message.type === "propose") {
-      this.#receiveForwarded(message);
-      return;
-    }
-    if (message.type === "readIndex") {
-      if (this.#behavior.onClientRequest) {
-        const read = this.#forwarder.receivedRead(message);
-        this.#behavior.onClientRequest(this.#ctx, read, this.#state);
-      } else this.#forwarder.refuseRead(message, this.#leaderId);
-      return;
-    }
-    if (message.type === "readIndexReply") {
-      const outcome = this.#forwarder.answeredRead(message);
-      if (outcome === null) return;
-      if ("error" in outcome) this.#reject(outcome.requestId, outcome.error);
-      else {
-        this.#readyEmpty = false;
-        this.#ready.reads.push(outcome);
-      }
-      return;
-    }
-    if (message.type === "proposeReply") {
-      const outcome = this.#forwarder.answered(
-        message,
-        this.#term,
-        this.#commitIndex,
-      );
-      if (outcome === null) return;
-      if ("error" in outcome) this.#reject(outcome.requestId, outcome.error);
-      else {
-        this.#readyEmpty = false;
-        this.#ready.accepted.push(outcome);
-      }
-      return;
-    }
+    if (this.#receiveClientTraffic(message)) return;
     if (message.term > this.#term) {
       const keepsTerm = (message.type === "vote" && message.preVote) ||
         (message.type === "voteReply" && message.preVote && message.granted);
@@ -517,33 +481,65 @@ export class RaftCore {
       return;
     }
     const leaderId = this.#leaderId;
-    if (
-      request.type === "propose" && this.config.forwardProposals &&
-      leaderId !== null && leaderId !== this.id
-    ) {
-      this.#forwarder.forward(
-        request,
-        leaderId,
-        this.#now + this.config.forwardTimeoutMs,
-      );
-      this.#readyEmpty = false;
-      this.#ready.forwarded.push(request.id);
-      return;
-    }
-    if (
-      request.type === "read" && this.config.forwardReads &&
-      leaderId !== null && leaderId !== this.id
-    ) {
-      this.#forwarder.forwardRead(
-        request.id,
-        leaderId,
-        this.#now + this.config.forwardTimeoutMs,
-      );
+    const forwards = request.type === "propose"
+      ? this.config.forwardProposals
+      : request.type === "read" && this.config.forwardReads;
+    if (forwards && leaderId !== null && leaderId !== this.id) {
+      const deadline = this.#now + this.config.forwardTimeoutMs;
+      if (request.type === "propose") {
+        this.#forwarder.forward(request, leaderId, deadline);
+      } else this.#forwarder.forwardRead(request.id, leaderId, deadline);
       this.#readyEmpty = false;
       this.#ready.forwarded.push(request.id);
       return;
     }
     this.#reject(request.id, new NotLeaderError(leaderId));
+  }
+
+  /**
+   * Forwarded proposals and reads and their answers: client traffic,
+   * outside the term rules. False for every Raft message.
+   */
+  #receiveClientTraffic(message: Message): boolean {
+    switch (message.type) {
+      case "propose":
+        this.#receiveForwarded(message);
+        return true;
+      case "readIndex":
+        if (this.#behavior.onClientRequest) {
+          const read = this.#forwarder.receivedRead(message);
+          this.#behavior.onClientRequest(this.#ctx, read, this.#state);
+        } else this.#forwarder.refuseRead(message, this.#leaderId);
+        return true;
+      case "proposeReply":
+        this.#settleForwarded(
+          this.#forwarder.answered(message, this.#term, this.#commitIndex),
+          this.#ready.accepted,
+        );
+        return true;
+      case "readIndexReply":
+        this.#settleForwarded(
+          this.#forwarder.answeredRead(message),
+          this.#ready.reads,
+        );
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Records the leader's answer to a request this node forwarded. */
+  #settleForwarded<T extends { requestId: number }>(
+    outcome: T | { requestId: number; error: RaftError } | null,
+    into: T[],
+  ): void {
+    if (outcome === null) return;
+    if ("error" in outcome) {
+      this.#reject(outcome.requestId, outcome.error);
+      return;
+    }
+    this.#readyEmpty = false;
+    into.push(outcome);
   }
 
   /**

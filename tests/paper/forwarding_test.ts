@@ -8,6 +8,7 @@ import {
   OutcomeUnknownError,
   TransferInProgressError,
 } from "../../kernel/errors.ts";
+import type { CoreConfig } from "../../kernel/behavior.ts";
 import type { Message } from "../../kernel/messages.ts";
 import type { NodeId } from "../../kernel/types.ts";
 import { CoreCluster } from "../../testing/core_cluster.ts";
@@ -15,7 +16,9 @@ import { failure, ofType } from "./_helpers.ts";
 
 const THREE = ["a", "b", "c"];
 
-function forwarding(): {
+function forwarding(
+  config: Partial<CoreConfig> = { forwardProposals: true },
+): {
   cluster: CoreCluster;
   leader: NodeId;
   follower: NodeId;
@@ -24,7 +27,7 @@ function forwarding(): {
   const cluster = new CoreCluster({
     voters: THREE,
     seed: 5,
-    config: { forwardProposals: true, forwardTimeoutMs: 200 },
+    config: { ...config, forwardTimeoutMs: 200 },
   });
   const leader = cluster.electLeader();
   cluster.advance(60); // every follower knows the leader
@@ -193,22 +196,7 @@ Deno.test("a duplicate of a refused forwarded proposal is refused again, even on
   );
 });
 
-function readForwarding(): {
-  cluster: CoreCluster;
-  leader: NodeId;
-  follower: NodeId;
-  other: NodeId;
-} {
-  const cluster = new CoreCluster({
-    voters: THREE,
-    seed: 5,
-    config: { forwardReads: true, forwardTimeoutMs: 200 },
-  });
-  const leader = cluster.electLeader();
-  cluster.advance(60);
-  const [follower, other] = THREE.filter((id) => id !== leader);
-  return { cluster, leader, follower, other };
-}
+const readForwarding = () => forwarding({ forwardReads: true });
 
 Deno.test("§6.4 a follower read gets a read index confirmed by the leader and is served once the follower applied it", () => {
   const { cluster, leader, follower } = readForwarding();
