@@ -155,6 +155,14 @@ export function createKvApi(options: KvApiOptions): KvApi {
   ): Promise<Response> {
     const started = performance.now();
     const budget = remainingMs(c);
+    if (
+      write && options.nodeForwardsProposals &&
+      c.req.header(FORWARDED) !== undefined && node.leaderId !== node.id
+    ) {
+      // Already forwarded once: its node must not forward it again through
+      // Raft either. Never proposed, so safe to retry.
+      return unavailable(c, "Cannot take a forwarded write: not the leader");
+    }
     try {
       return await local(budget);
     } catch (error) {

@@ -264,6 +264,14 @@ Deno.test("With nodeForwardsProposals writes go through Raft, reads over HTTP", 
   assert.deepEqual(cas.json, { ok: true, value: "swapped" });
   assert.equal((await call(c.follower, "DELETE", "/kv/w")).status, 200);
   assert.equal(c.batches.get(c.leader.id) ?? 0, 0);
+  // A write another member already forwarded is not forwarded again.
+  const commitBefore = c.leader.node.commitIndex;
+  const twice = await call(c.follower, "PUT", "/kv/twice", "x", {
+    "x-kv-forwarded-by": "z",
+  });
+  assert.equal(twice.status, 503);
+  assert.equal(c.leader.node.commitIndex, commitBefore);
+  assert.equal(c.leader.machine.get("twice"), null);
   // A linearizable read is still forwarded over HTTP (and fails here: 503).
   const read = await call(c.follower, "GET", "/kv/w");
   assert.equal(read.status, 503);
