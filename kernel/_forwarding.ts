@@ -1,9 +1,9 @@
 // Request forwarding, the part of the core that lets a client propose on
 // any member (option `forwardProposals`) and read through any member
 // (option `forwardReads`; a read asks the leader for a read index, §6.4, and
-// is served from this member's state once it applied that far). A member whose role takes no
-// client requests sends the proposal to the leader it knows as a `propose`
-// message; the leader's role handles it like a local proposal under a
+// is served from this member's state once it applied that far). A member
+// whose role takes no client requests sends the proposal to the leader it
+// knows as a `propose` message; the leader's role handles it like a local proposal under a
 // negative request id, and the answer goes back as `proposeReply`: the
 // (index, term) it was appended at, or why it was refused (then it was never
 // appended). The member then waits for that entry like the leader does: it
@@ -44,7 +44,12 @@ const REMEMBERED_ANSWERS = 16_384;
 export interface ForwardingHooks {
   send(message: Outgoing): void;
   random(): number;
+  /** The core's clock. */
+  now(): number;
 }
+
+/** Sessions started in this process (part of every session id). */
+let sessionsStarted = 0;
 
 /** A forwarded request seen from the member that made it. */
 interface Outbound {
@@ -136,8 +141,15 @@ export class ProposalForwarder {
 
   #sessionId(): string {
     // Drawn on first use only, so a node that never forwards consumes no
-    // randomness (simulator seeds replay as before).
-    this.#session ??= Math.floor(this.#hooks.random() * 2 ** 52).toString(36);
+    // randomness (simulator seeds replay as before). A node restarted with
+    // the same seeded random source must not reuse its last run's session
+    // (its request ids start again at 1, and a leader would answer them
+    // from memory), so the time and a per-process count go in too.
+    this.#session ??= [
+      Math.floor(this.#hooks.random() * 2 ** 52),
+      Math.floor(this.#hooks.now()),
+      ++sessionsStarted,
+    ].map((n) => n.toString(36)).join(".");
     return this.#session;
   }
 

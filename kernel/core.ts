@@ -255,6 +255,7 @@ export class RaftCore {
     this.#forwarder = new ProposalForwarder({
       send: (message) => this.#send(message),
       random: () => this.#random.next(),
+      now: () => this.#now,
     });
     this.#behavior = this.#plugin("Follower");
     this.#transitioning = true;

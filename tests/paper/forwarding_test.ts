@@ -12,6 +12,8 @@ import type { CoreConfig } from "../../kernel/behavior.ts";
 import type { Message } from "../../kernel/messages.ts";
 import type { NodeId } from "../../kernel/types.ts";
 import { CoreCluster } from "../../testing/core_cluster.ts";
+import { ProposalForwarder } from "../../kernel/_forwarding.ts";
+import { seededRandom } from "../../kernel/random.ts";
 import { failure, ofType } from "./_helpers.ts";
 
 const THREE = ["a", "b", "c"];
@@ -306,4 +308,18 @@ Deno.test("an appended forwarded proposal on a member cut off from every leader 
   const error = failure(cluster.outcome(id));
   assert.ok(error instanceof OutcomeUnknownError, String(error));
   assert.match(error.message, /no leader was heard from/);
+});
+
+Deno.test("a member restarted with the same seeded randomness and clock starts a new forwarding session", () => {
+  const sessions = [1, 2].map(() => {
+    const sent: Message[] = [];
+    const forwarder = new ProposalForwarder({
+      send: (m) => sent.push(m as Message),
+      random: seededRandom(7).next,
+      now: () => 1_000,
+    });
+    forwarder.forward({ type: "propose", id: 1, command: "x" }, "a", 2_000);
+    return (sent[0] as Extract<Message, { type: "propose" }>).session;
+  });
+  assert.notEqual(sessions[0], sessions[1]);
 });
