@@ -13,6 +13,7 @@ import {
   type KvResult,
   KvStateMachine,
 } from "../../examples/kv_state_machine.ts";
+import { call } from "./_kv_call.ts";
 
 const LONG = { timeoutMs: 20_000, intervalMs: 5 };
 
@@ -89,30 +90,6 @@ async function cluster(
       for (const m of members) await m.node.stop();
     },
   };
-}
-
-async function call(
-  member: Member,
-  method: string,
-  path: string,
-  body?: BodyInit,
-  headers?: HeadersInit,
-): Promise<
-  { status: number; json: Record<string, unknown>; headers: Headers }
-> {
-  const response = await member.api.app.request(path, {
-    method,
-    body,
-    headers,
-  });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { text };
-  }
-  return { status: response.status, json, headers: response.headers };
 }
 
 const leaderOf = (members: Member[]) =>

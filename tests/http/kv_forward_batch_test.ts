@@ -16,6 +16,7 @@ import {
   type KvResult,
   KvStateMachine,
 } from "../../examples/kv_state_machine.ts";
+import { call } from "./_kv_call.ts";
 
 const LONG = { timeoutMs: 20_000, intervalMs: 5 };
 const SECRET = "forwarding secret of some length";
@@ -101,28 +102,6 @@ async function cluster(
       for (const m of members) await m.node.stop();
     },
   };
-}
-
-async function call(
-  member: Member,
-  method: string,
-  path: string,
-  body?: BodyInit,
-  headers?: HeadersInit,
-) {
-  const response = await member.api.app.request(path, {
-    method,
-    body,
-    headers,
-  });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { text };
-  }
-  return { status: response.status, json, headers: response.headers };
 }
 
 Deno.test("Follower forwards concurrent client requests in few batches", async () => {
