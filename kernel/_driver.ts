@@ -40,7 +40,10 @@ interface Pending {
   readonly reject: (error: unknown) => void;
   index: number;
   term: number;
-  /** Sent to the leader (forwardProposals): appended or not is unknown. */
+  /**
+   * Sent to the leader (forwardProposals, forwardReads): for a proposal,
+   * whether it was appended is unknown from now on.
+   */
   forwarded?: boolean;
   timer?: TimerId;
 }

@@ -80,7 +80,7 @@ export type ForwardOutcome =
   }
   | { readonly requestId: number; readonly error: RaftError };
 
-/** Both sides of proposal forwarding for one core. */
+/** Both sides of proposal and read forwarding for one core. */
 export class ProposalForwarder {
   readonly #hooks: ForwardingHooks;
   #session: string | null = null;
