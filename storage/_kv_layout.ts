@@ -1,20 +1,11 @@
-// Private helpers of storage/kv.ts: the key layout, the log meta record, the
-// segment encoding, input checks and the packing of mutations into commits
-// that respect Deno KV's limits. The design they implement is described in the
+// Private helpers of storage/kv.ts: the key prefix and the segment encoding
+// (how entries become segment values and keys, and which stored segments
+// serve a range). The meta record is in _kv_meta.ts and the packing into
+// commits in _kv_commit.ts; the design they implement is described in the
 // module doc of storage/kv.ts; _kv_scan.ts reads the keys back.
 import { StorageError } from "../kernel/errors.ts";
-import type { HardState, LogEntry, Snapshot } from "../kernel/types.ts";
-
-/** Deno KV limits per atomic commit, measured on Deno 2 (see kv.ts). */
-export const KV_LIMITS = {
-  mutations: 1000,
-  /** Keys plus values; the real limit is 819,200 bytes, this leaves margin. */
-  totalBytes: 760_000,
-  /** The real limit is 81,920 bytes of keys per commit. */
-  keyBytes: 76_000,
-  key: 2048,
-  value: 65_536,
-} as const;
+import type { LogEntry } from "../kernel/types.ts";
+import { keySize, KV_LIMITS, type Mutation, setOf } from "./_kv_commit.ts";
 
 /** Bytes of segment JSON or snapshot data held by one value. */
 export const CHUNK_BYTES = 64_000;
@@ -25,122 +16,13 @@ export const CHUNK_BYTES = 64_000;
  */
 export const SEGMENT_BYTES = CHUNK_BYTES;
 
-/** Layout version written in the meta record. */
-export const LAYOUT_VERSION = 2;
-
-/** A snapshot's metadata; its bytes live in `CHUNK_BYTES` chunks. */
-export interface SnapshotRecord {
-  readonly id: number;
-  readonly index: number;
-  readonly term: number;
-  readonly voters: string[];
-  readonly nonVoters: string[];
-  readonly byteLength: number;
-  readonly chunks: number;
-}
-
-/**
- * The commit marker: the only record that says which log keys are visible.
- * Index `i` is visible when `first <= i <= last`; a segment key
- * `[start, gen]` is a candidate when `start <= last` and `gen` is the
- * generation of the last run whose `from <= start`. Index `i` is read from
- * the candidate with the greatest `start <= i`. Invariants: `runs[0][0] <=
- * first`, runs sorted by `from`, every `from <= last + 1`.
- */
-export interface LogMeta {
-  readonly version: typeof LAYOUT_VERSION;
-  readonly first: number;
-  readonly last: number;
-  readonly runs: ReadonlyArray<readonly [from: number, gen: number]>;
-  /** Never-committed id for the next generation or snapshot. */
-  readonly nextId: number;
-  readonly snapshot: SnapshotRecord | null;
-}
-
-export const EMPTY_META: LogMeta = {
-  version: LAYOUT_VERSION,
-  first: 1,
-  last: 0,
-  runs: [[1, 0]],
-  nextId: 1,
-  snapshot: null,
-};
-
 /** Header stored at a segment's head key when its JSON spans several chunks. */
 export interface ChunkHeader {
   readonly chunks: number;
   readonly byteLength: number;
 }
 
-/** One write (`value` set) or delete (`value` undefined) of a commit. */
-export interface Mutation {
-  readonly key: Deno.KvKey;
-  readonly value?: unknown;
-  /** Key plus value bytes, as counted against `KV_LIMITS.totalBytes`. */
-  readonly size: number;
-  readonly keySize: number;
-}
-
 const encoder = new TextEncoder();
-
-/** Generation that index `index` is stored under according to `meta`. */
-export function genAt(meta: LogMeta, index: number): number {
-  for (let k = meta.runs.length - 1; k > 0; k--) {
-    if (meta.runs[k][0] <= index) return meta.runs[k][1];
-  }
-  return meta.runs[0][1];
-}
-
-/** Restores the run invariants after `first` or `last` moved. */
-export function normalizeMeta(meta: LogMeta): LogMeta {
-  let start = 0;
-  while (
-    start + 1 < meta.runs.length && meta.runs[start + 1][0] <= meta.first
-  ) {
-    start++;
-  }
-  const runs = meta.runs.slice(start).filter((run, k) =>
-    k === 0 || run[0] <= meta.last + 1
-  );
-  return { ...meta, runs };
-}
-
-/** Encoded size of a key; mirrors Deno KV's tuple encoding closely enough. */
-export function keySize(key: Deno.KvKey): number {
-  let size = 0;
-  for (const part of key) {
-    if (typeof part === "number") size += 9;
-    else if (typeof part === "string") size += encoder.encode(part).length + 2;
-    else if (part instanceof Uint8Array) size += part.length + 2;
-    else size += 24;
-  }
-  return size;
-}
-
-/** Upper bound of the V8-serialized size of a plain JSON-like object. */
-function objectSize(value: unknown): number {
-  return 2 * encoder.encode(JSON.stringify(value)).length + 64;
-}
-
-export function setOf(key: Deno.KvKey, value: unknown): Mutation {
-  const valueSize = value instanceof Uint8Array
-    ? value.length
-    : objectSize(value);
-  if (valueSize > KV_LIMITS.value) {
-    throw new StorageError(
-      `Cannot write key ${
-        JSON.stringify(key)
-      } as its value takes ${valueSize} bytes (limit ${KV_LIMITS.value})`,
-    );
-  }
-  const size = keySize(key);
-  return { key, value, size: size + valueSize, keySize: size };
-}
-
-export function deleteOf(key: Deno.KvKey): Mutation {
-  const size = keySize(key);
-  return { key, size, keySize: size };
-}
 
 /** Validates one entry and returns its JSON (the index is implied). */
 function encodeEntry(entry: LogEntry): string {
@@ -223,54 +105,6 @@ export function encodeSegments(
   }
   close();
   return segments;
-}
-
-/**
- * The meta after an overwrite of `from..to` written under the fresh
- * generation `gen`: segments from `from` on now read that generation.
- */
-export function withFreshRun(
-  meta: LogMeta,
-  from: number,
-  to: number,
-  gen: number,
-): LogMeta {
-  return normalizeMeta({
-    ...meta,
-    last: to,
-    nextId: Math.max(meta.nextId, gen + 1),
-    runs: [...meta.runs.filter(([start]) => start < from), [from, gen]],
-  });
-}
-
-/**
- * The meta after saving `snapshot` under id `id`. A snapshot at or past the
- * end of the log replaces the whole log (the contract of `saveSnapshot`).
- */
-export function withSnapshot(
-  meta: LogMeta,
-  id: number,
-  snapshot: Snapshot,
-  chunks: number,
-): LogMeta {
-  const record: SnapshotRecord = {
-    id,
-    index: snapshot.index,
-    term: snapshot.term,
-    voters: [...snapshot.voters],
-    nonVoters: [...snapshot.nonVoters],
-    byteLength: snapshot.data.length,
-    chunks,
-  };
-  const next = { ...meta, nextId: id + 1, snapshot: record };
-  if (snapshot.index < meta.last) return next;
-  const first = snapshot.index + 1;
-  return normalizeMeta({
-    ...next,
-    first,
-    last: snapshot.index,
-    runs: [[first, genAt(meta, first)]],
-  });
 }
 
 /** The mutations that store one encoded segment at `start` under `gen`. */
@@ -365,60 +199,6 @@ export function chunkBytes(data: Uint8Array): Uint8Array[] {
   return chunks;
 }
 
-/**
- * Packs mutations, in order, into as few commits as the limits allow while
- * leaving room in every commit for `reserve` (the meta record).
- */
-export function packCommits(
-  mutations: readonly Mutation[],
-  reserve: Mutation,
-): Mutation[][] {
-  const maxCount = KV_LIMITS.mutations - 1;
-  const maxBytes = KV_LIMITS.totalBytes - reserve.size;
-  const maxKeys = KV_LIMITS.keyBytes - reserve.keySize;
-  const commits: Mutation[][] = [];
-  let current: Mutation[] = [];
-  let bytes = 0;
-  let keys = 0;
-  for (const mutation of mutations) {
-    if (
-      current.length > 0 &&
-      (current.length >= maxCount || bytes + mutation.size > maxBytes ||
-        keys + mutation.keySize > maxKeys)
-    ) {
-      commits.push(current);
-      current = [];
-      bytes = 0;
-      keys = 0;
-    }
-    current.push(mutation);
-    bytes += mutation.size;
-    keys += mutation.keySize;
-  }
-  if (current.length > 0) commits.push(current);
-  return commits;
-}
-
-/** Checks a meta record read back from the store. */
-export function parseMeta(value: unknown): LogMeta {
-  const meta = value as LogMeta | null;
-  if (
-    typeof meta === "object" && meta !== null &&
-    (meta as { version: unknown }).version === 1
-  ) {
-    throw new StorageError(
-      "Cannot read the log as it was written by KvStorage layout 1 (one key per entry); this version reads layout 2 only: start from an empty KV or a snapshot",
-    );
-  }
-  const ok = typeof meta === "object" && meta !== null &&
-    meta.version === LAYOUT_VERSION &&
-    Number.isSafeInteger(meta.first) && Number.isSafeInteger(meta.last) &&
-    Array.isArray(meta.runs) && meta.runs.length > 0 &&
-    Number.isSafeInteger(meta.nextId);
-  if (!ok) throw new StorageError("Cannot read the log meta as it is corrupt");
-  return meta;
-}
-
 /** Builds and checks the key prefix `["raft", clusterId, nodeId]`. */
 export function prefixOf(
   options: { clusterId?: string; nodeId?: string } | undefined,
@@ -439,38 +219,4 @@ export function prefixOf(
     );
   }
   return prefix;
-}
-
-export function checkNumber(name: string, value: number): void {
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new StorageError(`Cannot use ${name} ${value} as it is not a number`);
-  }
-}
-
-function checkCount(what: string, name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new StorageError(
-      `Cannot save the ${what} as ${name} ${value} is not a non-negative integer`,
-    );
-  }
-}
-
-export function checkHardState(state: HardState): HardState {
-  checkCount("hard state", "term", state.term);
-  if (state.votedFor !== null && typeof state.votedFor !== "string") {
-    throw new StorageError(
-      "Cannot save the hard state as votedFor is neither a string nor null",
-    );
-  }
-  return { term: state.term, votedFor: state.votedFor };
-}
-
-export function checkSnapshot(snapshot: Snapshot): void {
-  checkCount("snapshot", "index", snapshot.index);
-  checkCount("snapshot", "term", snapshot.term);
-  if (!(snapshot.data instanceof Uint8Array)) {
-    throw new StorageError(
-      "Cannot save the snapshot as its data is not a Uint8Array",
-    );
-  }
 }

@@ -6,12 +6,10 @@ import { StorageError } from "../kernel/errors.ts";
 import type { LogEntry, Snapshot } from "../kernel/types.ts";
 import {
   type ChunkHeader,
-  genAt,
-  type LogMeta,
   partitionSegments,
   type SegmentRef,
-  type SnapshotRecord,
 } from "./_kv_layout.ts";
+import { genAt, type LogMeta, type SnapshotRecord } from "./_kv_meta.ts";
 
 const decoder = new TextDecoder();
 

@@ -76,31 +76,13 @@
 import { StorageError } from "../kernel/errors.ts";
 import type { HardState, LogEntry, Snapshot } from "../kernel/types.ts";
 import type { PersistedState, Storage } from "./storage.ts";
-import {
-  checkHardState,
-  checkNumber,
-  checkSnapshot,
-  chunkBytes,
-  chunksOf,
-  deleteOf,
-  EMPTY_META,
-  encodeSegments,
-  genAt,
-  type LogMeta,
-  type Mutation,
-  normalizeMeta,
-  packCommits,
-  parseMeta,
-  partitionSegments,
-  prefixOf,
-  segmentKeys,
-  segmentMutations,
-  type SegmentRef,
-  setOf,
-  withFreshRun,
-  withSnapshot,
-} from "./_kv_layout.ts";
+import { appendSegments } from "./_kv_append.ts";
+import { checkHardState, checkNumber, checkSnapshot } from "./_kv_checks.ts";
+import { packCommits, setOf } from "./_kv_commit.ts";
+import { chunkBytes, encodeSegments, prefixOf } from "./_kv_layout.ts";
+import { normalizeMeta, withSnapshot } from "./_kv_meta.ts";
 import { LogScanner, SnapshotScanner } from "./_kv_scan.ts";
+import { KvStore } from "./_kv_store.ts";
 
 // Re-exported so this module documents (and can be used) on its own.
 export type { PersistedState, Storage } from "./storage.ts";
@@ -134,15 +116,10 @@ export interface KvStorageOptions {
  */
 export class KvStorage implements Storage {
   readonly #kv: Deno.Kv;
-  readonly #prefix: readonly string[];
+  readonly #store: KvStore;
   #ownsKv = false;
   #closed = false;
   #tail: Promise<void> = Promise.resolve();
-  /** Cached commit marker; `null` means read it again (after any failure). */
-  #meta: LogMeta | null = null;
-  /** The live segments, sorted by start; `null` together with `#meta`. */
-  #segments: SegmentRef[] | null = null;
-  #versionstamp: string | null = null;
 
   /**
    * Opens the KV at `path` (an in-memory KV when omitted) and returns a
@@ -196,23 +173,30 @@ export class KvStorage implements Storage {
    */
   constructor(kv: Deno.Kv, options?: KvStorageOptions) {
     this.#kv = kv;
-    this.#prefix = prefixOf(options);
+    this.#store = new KvStore(kv, prefixOf(options));
   }
 
   /** {@inheritDoc Storage.load} */
   load(): Promise<PersistedState> {
     return this.#run("load the state", async () => {
       const [entries, hardRecord] = await Promise.all([
-        this.#recover(true),
-        this.#kv.get(this.#key("hard")),
+        this.#store.recover(true),
+        this.#kv.get(this.#store.key("hard")),
       ]);
-      const meta = this.#meta!;
-      const snapshots = new SnapshotScanner(meta.snapshot, this.#prefix.length);
+      const meta = this.#store.meta;
+      const snapshots = new SnapshotScanner(
+        meta.snapshot,
+        this.#store.prefixLength,
+      );
       // Snapshot values are up to 64 KiB each: smaller list batches.
-      await this.#scan({ prefix: this.#key("snapshot") }, snapshots, 16);
+      await this.#store.scan(
+        { prefix: this.#store.key("snapshot") },
+        snapshots,
+        16,
+      );
       const snapshot = snapshots.finish();
       // A crash between a marker commit and its clean-up leaves keys behind.
-      await this.#deleteKeys(snapshots.garbage);
+      await this.#store.deleteKeys(snapshots.garbage);
       const hardState = hardRecord.value === null
         ? { term: 0, votedFor: null }
         : hardRecord.value as HardState;
@@ -223,7 +207,7 @@ export class KvStorage implements Storage {
   /** {@inheritDoc Storage.saveHardState} */
   saveHardState(state: HardState): Promise<void> {
     return this.#run("save the hard state", async () => {
-      const record = setOf(this.#key("hard"), checkHardState(state));
+      const record = setOf(this.#store.key("hard"), checkHardState(state));
       await this.#kv.set(record.key, record.value);
     });
   }
@@ -234,71 +218,14 @@ export class KvStorage implements Storage {
       if (entries.length === 0) return;
       const encoded = encodeSegments(entries);
       const from = entries[0].index;
-      const meta = await this.#loadMeta();
+      const meta = await this.#store.loadMeta();
       if (from > meta.last + 1 || from < meta.first) {
         throw new StorageError(
           `Cannot append at index ${from} as the log holds ${meta.first}..${meta.last}`,
         );
       }
       const to = from + entries.length - 1;
-      // Sorted by start, and an append usually replaces nothing: walk back.
-      const segments = this.#segments!;
-      let cut = segments.length;
-      while (cut > 0 && segments[cut - 1].start >= from) cut--;
-      const replaced = segments.slice(cut);
-      const store = (gen: number) => {
-        const refs = encoded.map((segment): SegmentRef => ({
-          start: segment.start,
-          gen,
-          count: segment.count,
-          chunks: chunksOf(segment.bytes.length),
-        }));
-        const writes = encoded.flatMap((segment) =>
-          segmentMutations(this.#logKey, segment.start, gen, segment.bytes)
-        );
-        return { refs, writes };
-      };
-      // In place: the new segments take the generation their start reads,
-      // and the replaced ones go in the same commit (below).
-      const gen = genAt(meta, from);
-      let next = normalizeMeta({
-        ...meta,
-        last: to,
-        runs: meta.runs.filter(([start]) => start <= from),
-      });
-      let { refs, writes } = store(gen);
-      let commits = packCommits(
-        replaced.length === 0 ? writes : [
-          ...writes,
-          ...this.#unwritten(replaced, writes).map(deleteOf),
-        ],
-        setOf(this.#key("meta"), next),
-      );
-      // An overwrite starting inside a live segment replaces nothing by key,
-      // yet its first commit would already be visible: any overwrite that
-      // takes several commits goes under a fresh generation (found in
-      // review: a crash after the first commit left a store that no longer
-      // loaded).
-      if (commits.length > 1 && from <= meta.last) {
-        // Several commits would destroy the old suffix before the marker
-        // moves: write under a fresh generation, which only the final
-        // marker makes visible. No key of it exists yet, as every call
-        // starts from a store that holds live segments only (see #recover).
-        const fresh = meta.nextId;
-        next = withFreshRun(meta, from, to, fresh);
-        ({ refs, writes } = store(fresh));
-        commits = packCommits(writes, setOf(this.#key("meta"), next));
-        await this.#commit(commits, next);
-        segments.length = cut;
-        segments.push(...refs);
-        await this.#deleteKeys(
-          replaced.flatMap((segment) => segmentKeys(this.#logKey, segment)),
-        );
-        return;
-      }
-      await this.#commit(commits, next);
-      segments.length = cut;
-      segments.push(...refs);
+      await appendSegments(this.#store, meta, encoded, from, to);
     });
   }
 
@@ -306,11 +233,11 @@ export class KvStorage implements Storage {
   truncateSuffix(fromIndex: number): Promise<void> {
     return this.#run("truncate the log", async () => {
       checkNumber("fromIndex", fromIndex);
-      const meta = await this.#loadMeta();
+      const meta = await this.#store.loadMeta();
       const last = Math.max(fromIndex - 1, meta.first - 1);
       if (last >= meta.last) return;
-      await this.#commit([], normalizeMeta({ ...meta, last }));
-      await this.#sweep();
+      await this.#store.commit([], normalizeMeta({ ...meta, last }));
+      await this.#store.sweep();
     });
   }
 
@@ -319,12 +246,12 @@ export class KvStorage implements Storage {
     return this.#run("read entries", async () => {
       checkNumber("from", from);
       checkNumber("to", to);
-      const meta = await this.#loadMeta();
+      const meta = await this.#store.loadMeta();
       const lo = Math.max(from, meta.first);
       const hi = Math.min(to, meta.last + 1);
       if (lo >= hi) return [];
       // Start at the segment that holds `lo`.
-      const segments = this.#segments!;
+      const segments = this.#store.segments;
       let below = 0; // binary search: the last segment with start <= lo
       let above = segments.length;
       while (above - below > 1) {
@@ -335,12 +262,12 @@ export class KvStorage implements Storage {
       const begin = segments.length > 0 && segments[below].start <= lo
         ? segments[below].start
         : lo;
-      const scanner = new LogScanner(meta, this.#prefix.length);
+      const scanner = new LogScanner(meta, this.#store.prefixLength);
       const range = {
-        start: this.#key("log", begin),
-        end: this.#key("log", hi),
+        start: this.#store.key("log", begin),
+        end: this.#store.key("log", hi),
       };
-      await this.#scan(range, scanner);
+      await this.#store.scan(range, scanner);
       return scanner.finish(lo, hi).entries;
     });
   }
@@ -348,7 +275,7 @@ export class KvStorage implements Storage {
   /** {@inheritDoc Storage.lastIndex} */
   lastIndex(): Promise<number> {
     return this.#run("read the last index", async () => {
-      return (await this.#loadMeta()).last;
+      return (await this.#store.loadMeta()).last;
     });
   }
 
@@ -356,40 +283,40 @@ export class KvStorage implements Storage {
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     return this.#run("save the snapshot", async () => {
       checkSnapshot(snapshot);
-      const meta = await this.#loadMeta();
+      const meta = await this.#store.loadMeta();
       const id = meta.nextId;
       const chunks = chunkBytes(snapshot.data);
       const next = withSnapshot(meta, id, snapshot, chunks.length);
       const writes = chunks.map((chunk, part) =>
-        setOf(this.#key("snapshot", id, part), chunk)
+        setOf(this.#store.key("snapshot", id, part), chunk)
       );
-      await this.#commit(
-        packCommits(writes, setOf(this.#key("meta"), next)),
+      await this.#store.commit(
+        packCommits(writes, setOf(this.#store.key("meta"), next)),
         next,
       );
       const old = meta.snapshot;
       if (old !== null) {
         const oldKeys = Array.from(
           { length: old.chunks },
-          (_, part) => this.#key("snapshot", old.id, part),
+          (_, part) => this.#store.key("snapshot", old.id, part),
         );
-        await this.#deleteKeys(oldKeys);
+        await this.#store.deleteKeys(oldKeys);
       }
       // Segments below a snapshot that emptied the log are garbage now.
-      await this.#sweep();
+      await this.#store.sweep();
     });
   }
 
   /** {@inheritDoc Storage.loadSnapshot} */
   loadSnapshot(): Promise<Snapshot | null> {
     return this.#run("load the snapshot", async () => {
-      const record = (await this.#loadMeta()).snapshot;
+      const record = (await this.#store.loadMeta()).snapshot;
       if (record === null) return null;
-      const snapshots = new SnapshotScanner(record, this.#prefix.length);
-      await this.#scan(
+      const snapshots = new SnapshotScanner(record, this.#store.prefixLength);
+      await this.#store.scan(
         {
-          start: this.#key("snapshot", record.id, 0),
-          end: this.#key("snapshot", record.id, record.chunks),
+          start: this.#store.key("snapshot", record.id, 0),
+          end: this.#store.key("snapshot", record.id, record.chunks),
         },
         snapshots,
         16,
@@ -402,11 +329,11 @@ export class KvStorage implements Storage {
   compactPrefix(upToIndex: number): Promise<void> {
     return this.#run("compact the log", async () => {
       checkNumber("upToIndex", upToIndex);
-      const meta = await this.#loadMeta();
+      const meta = await this.#store.loadMeta();
       const first = Math.min(upToIndex, meta.last) + 1;
       if (first <= meta.first) return;
-      await this.#commit([], normalizeMeta({ ...meta, first }));
-      await this.#sweep();
+      await this.#store.commit([], normalizeMeta({ ...meta, first }));
+      await this.#store.sweep();
     });
   }
 
@@ -449,8 +376,7 @@ export class KvStorage implements Storage {
         return await operation();
       } catch (error) {
         // A failed commit may or may not have landed: trust only the store.
-        this.#meta = null;
-        this.#segments = null;
+        this.#store.invalidate();
         if (error instanceof StorageError) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         const message = `Cannot ${action} as Deno KV failed: ${reason}`;
@@ -460,126 +386,4 @@ export class KvStorage implements Storage {
     this.#tail = result.then(() => {}, () => {});
     return result;
   }
-
-  /** The cached meta; after a failure (or before load) it is read again. */
-  async #loadMeta(): Promise<LogMeta> {
-    if (this.#meta === null) await this.#recover(false);
-    return this.#meta!;
-  }
-
-  /**
-   * Reads the meta and every log key, rebuilds the segment index, and
-   * deletes what the meta does not use (left by a crash or a failed call),
-   * so every later call starts from a store that holds only live segments.
-   */
-  async #recover(wantEntries: true): Promise<LogEntry[]>;
-  async #recover(wantEntries: false): Promise<void>;
-  async #recover(wantEntries: boolean): Promise<LogEntry[] | void> {
-    this.#meta = null;
-    this.#segments = null;
-    const record = await this.#kv.get(this.#key("meta"));
-    const meta = record.value === null ? EMPTY_META : parseMeta(record.value);
-    const scanner = new LogScanner(meta, this.#prefix.length);
-    await this.#scan({ prefix: this.#key("log") }, scanner);
-    const { entries, live, unused } = scanner.finish(meta.first, meta.last + 1);
-    this.#meta = meta;
-    this.#versionstamp = record.versionstamp;
-    this.#segments = live;
-    await this.#deleteKeys([
-      ...scanner.garbage,
-      ...unused.flatMap((segment) => segmentKeys(this.#logKey, segment)),
-    ]);
-    if (wantEntries) return entries;
-  }
-
-  /**
-   * Commits the groups in order, each guarded by the meta versionstamp; the
-   * last one also writes `meta`, which is what makes the others visible.
-   */
-  async #commit(commits: Mutation[][], meta: LogMeta | null): Promise<void> {
-    const metaKey = this.#key("meta");
-    const groups = commits.length === 0 && meta !== null ? [[]] : commits;
-    for (let k = 0; k < groups.length; k++) {
-      const operation = this.#kv.atomic().check({
-        key: metaKey,
-        versionstamp: this.#versionstamp,
-      });
-      for (const mutation of groups[k]) {
-        if (mutation.value === undefined) operation.delete(mutation.key);
-        else operation.set(mutation.key, mutation.value);
-      }
-      const isMarker = meta !== null && k === groups.length - 1;
-      if (isMarker) operation.set(metaKey, meta);
-      const result = await operation.commit();
-      if (!result.ok) {
-        throw new StorageError(
-          "Cannot commit as another writer changed this node's log meta",
-        );
-      }
-      if (isMarker) {
-        this.#meta = meta;
-        this.#versionstamp = result.versionstamp;
-      }
-    }
-  }
-
-  /** Keys of `segments` that `writes` does not set again. */
-  #unwritten(
-    segments: readonly SegmentRef[],
-    writes: readonly Mutation[],
-  ): Deno.KvKey[] {
-    const written = new Set(writes.map((w) => JSON.stringify(w.key)));
-    return segments.flatMap((segment) => segmentKeys(this.#logKey, segment))
-      .filter((key) => !written.has(JSON.stringify(key)));
-  }
-
-  /**
-   * Deletes the segments that hold no visible index under the current meta
-   * (after a truncation, compaction or snapshot moved it).
-   */
-  async #sweep(): Promise<void> {
-    const meta = this.#meta!;
-    const candidates = this.#segments!.filter((segment) =>
-      segment.start <= meta.last
-    );
-    const beyond = this.#segments!.filter((segment) =>
-      segment.start > meta.last
-    );
-    const { live, unused } = partitionSegments(
-      candidates,
-      meta.first,
-      meta.last,
-    );
-    this.#segments = live;
-    await this.#deleteKeys(
-      [...beyond, ...unused].flatMap((segment) =>
-        segmentKeys(this.#logKey, segment)
-      ),
-    );
-  }
-
-  /** Feeds listed keys to a scanner in key order. */
-  async #scan(
-    selector: Deno.KvListSelector,
-    scanner: { push(key: Deno.KvKey, value: unknown): void },
-    batchSize = 500,
-  ): Promise<void> {
-    const items = this.#kv.list(selector, { batchSize });
-    for await (const item of items) scanner.push(item.key, item.value);
-  }
-
-  async #deleteKeys(keys: Deno.KvKey[]): Promise<void> {
-    if (keys.length === 0) return;
-    const reserve = deleteOf(this.#key("meta"));
-    await this.#commit(packCommits(keys.map(deleteOf), reserve), null);
-  }
-
-  #key(...rest: Deno.KvKeyPart[]): Deno.KvKey {
-    return [...this.#prefix, ...rest];
-  }
-
-  #logKey = (index: number, gen: number, part?: number): Deno.KvKey =>
-    part === undefined
-      ? this.#key("log", index, gen)
-      : this.#key("log", index, gen, part);
 }
