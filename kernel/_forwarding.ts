@@ -22,23 +22,19 @@
 // than a dropped answer is not known). Otherwise the answer is "unknown".
 import type { ClientRequest, Outgoing } from "./behavior.ts";
 import {
-  IsolatedLeaderError,
   NotLeaderError,
   OutcomeUnknownError,
   type RaftError,
-  TransferInProgressError,
 } from "./errors.ts";
 import type {
   ForwardProposal,
   ForwardProposalReply,
   ForwardRead,
   ForwardReadReply,
-  ForwardRefusal,
 } from "./messages.ts";
 import type { LogEntry, NodeId } from "./types.ts";
-
-/** Answers kept for duplicate `propose` messages (oldest dropped first). */
-const REMEMBERED_ANSWERS = 16_384;
+import { ForwardingAnswers } from "./_forwarding_answers.ts";
+import { refusalError } from "./_forwarding_refusals.ts";
 
 /** What the forwarder needs from its core. */
 export interface ForwardingHooks {
@@ -56,14 +52,6 @@ interface Outbound {
   readonly kind: "propose" | "read";
   readonly leaderId: NodeId;
   readonly deadline: number;
-}
-
-/** A request another member forwarded here. */
-interface Inbound {
-  readonly kind: "propose" | "read";
-  readonly from: NodeId;
-  readonly session: string;
-  readonly requestId: number;
 }
 
 /** The outcome of a `readIndexReply` for the member's own read. */
@@ -85,31 +73,16 @@ export class ProposalForwarder {
   readonly #hooks: ForwardingHooks;
   #session: string | null = null;
   readonly #outbound = new Map<number, Outbound>();
-  readonly #inbound = new Map<number, Inbound>();
-  readonly #answers = new Map<
-    string,
-    {
-      from: NodeId;
-      session: string;
-      requestId: number;
-      index: number;
-      term: number;
-      refused: ForwardRefusal | null;
-      leaderId: NodeId | null;
-    }
-  >();
-  /** Proposals handed to the role and not answered yet (copies wait). */
-  readonly #pending = new Set<string>();
-  /** Per (member, session): answers below this request id were dropped. */
-  readonly #forgottenBelow = new Map<string, number>();
+  /** The leader side: requests forwarded here and their answers. */
+  readonly #answers: ForwardingAnswers;
   /** Own proposals appended by the leader but not yet known committed. */
   readonly #appended = new Map<number, { index: number; term: number }>();
   /** Own reads with a read index not yet known committed here. */
   readonly #readsAwaiting = new Map<number, number>();
-  #nextInbound = 0;
 
   constructor(hooks: ForwardingHooks) {
     this.#hooks = hooks;
+    this.#answers = new ForwardingAnswers(hooks);
   }
 
   /** Sends a local proposal to `leaderId`; it fails after `deadline`. */
@@ -321,79 +294,17 @@ export class ProposalForwarder {
       leaderId: NodeId | null;
     },
   ): Extract<ClientRequest, { type: "propose" }> | null {
-    const key = answerKey(message.from, message.session, message.requestId);
-    const answer = this.#answers.get(key);
-    if (answer) {
-      this.#reply(
-        message,
-        answer.index,
-        answer.term,
-        answer.refused,
-        answer.leaderId,
-      );
-      return null;
-    }
-    if (this.#pending.has(key)) return null; // its role has not answered yet
-    const forgotten = message.requestId <
-      (this.#forgottenBelow.get(sessionKey(message.from, message.session)) ??
-        0);
-    if (!forgotten && message.term === node.term && node.takesProposals) {
-      const id = this.#inboundId(message, "propose");
-      return { type: "propose", id, command: message.command };
-    }
-    // Not taken now. Whether an earlier copy was, this node knows only if it
-    // was up for the whole of that term and forgot nothing since.
-    const knows = !forgotten && message.term > node.startTerm;
-    const refused: ForwardRefusal = knows ? "not-leader" : "unknown";
-    const inbound = {
-      kind: "propose" as const,
-      from: message.from,
-      session: message.session,
-      requestId: message.requestId,
-    };
-    if (knows) this.#remember(inbound, 0, 0, refused, node.leaderId);
-    this.#reply(message, 0, 0, refused, node.leaderId);
-    return null;
+    return this.#answers.received(message, node);
   }
 
   /** The leader side of a `readIndex`: the read to hand to the role. */
   receivedRead(message: ForwardRead): Extract<ClientRequest, { type: "read" }> {
-    return { type: "read", id: this.#inboundId(message, "read") };
-  }
-
-  #inboundId(
-    message: ForwardProposal | ForwardRead,
-    kind: Inbound["kind"],
-  ): number {
-    const id = -++this.#nextInbound;
-    this.#inbound.set(id, {
-      kind,
-      from: message.from,
-      session: message.session,
-      requestId: message.requestId,
-    });
-    if (kind === "propose") {
-      this.#pending.add(
-        answerKey(message.from, message.session, message.requestId),
-      );
-    }
-    return id;
-  }
-
-  /** Takes an inbound request off the books once its role answered. */
-  #settleInbound(requestId: number): Inbound | undefined {
-    const inbound = this.#inbound.get(requestId);
-    if (!inbound) return undefined;
-    this.#inbound.delete(requestId);
-    this.#pending.delete(
-      answerKey(inbound.from, inbound.session, inbound.requestId),
-    );
-    return inbound;
+    return this.#answers.receivedRead(message);
   }
 
   /** Refuses a read this node's role cannot take. */
   refuseRead(message: ForwardRead, leaderId: NodeId | null): void {
-    this.#replyRead(message, 0, "not-leader", leaderId);
+    this.#answers.refuseRead(message, leaderId);
   }
 
   /** Whether `requestId` stands for a request another member forwarded. */
@@ -403,17 +314,12 @@ export class ProposalForwarder {
 
   /** The role found the read index of an inbound read. */
   readReady(requestId: number, index: number): void {
-    const inbound = this.#settleInbound(requestId);
-    if (!inbound) return;
-    this.#replyRead(inbound, index, null, null);
+    this.#answers.readReady(requestId, index);
   }
 
   /** The role appended an inbound proposal as `entry`. */
   appended(requestId: number, entry: LogEntry): void {
-    const inbound = this.#settleInbound(requestId);
-    if (!inbound) return;
-    this.#remember(inbound, entry.index, entry.term, null, null);
-    this.#reply(inbound, entry.index, entry.term, null, null);
+    this.#answers.appended(requestId, entry);
   }
 
   /**
@@ -422,121 +328,6 @@ export class ProposalForwarder {
    * entry itself.
    */
   failed(requestId: number, error: RaftError, leaderId: NodeId | null): void {
-    const inbound = this.#settleInbound(requestId);
-    if (!inbound) return;
-    // A transfer's answer names its target: the member's best next leader.
-    const hint = error instanceof TransferInProgressError
-      ? error.target
-      : leaderId;
-    if (inbound.kind === "read") {
-      this.#replyRead(inbound, 0, refusalOf(error), hint);
-      return;
-    }
-    this.#remember(inbound, 0, 0, refusalOf(error), hint);
-    this.#reply(inbound, 0, 0, refusalOf(error), hint);
-  }
-
-  #replyRead(
-    to: { from: NodeId; session: string; requestId: number },
-    index: number,
-    refused: ForwardRefusal | null,
-    leaderId: NodeId | null,
-  ): void {
-    this.#hooks.send({
-      type: "readIndexReply",
-      to: to.from,
-      session: to.session,
-      requestId: to.requestId,
-      index,
-      refused,
-      leaderId,
-    });
-  }
-
-  #remember(
-    inbound: Inbound,
-    index: number,
-    term: number,
-    refused: ForwardRefusal | null,
-    leaderId: NodeId | null,
-  ): void {
-    const key = answerKey(inbound.from, inbound.session, inbound.requestId);
-    this.#answers.set(key, {
-      from: inbound.from,
-      session: inbound.session,
-      requestId: inbound.requestId,
-      index,
-      term,
-      refused,
-      leaderId,
-    });
-    if (this.#answers.size <= REMEMBERED_ANSWERS) return;
-    const [oldestKey, oldest] = this.#answers.entries().next().value!;
-    this.#answers.delete(oldestKey);
-    const session = sessionKey(oldest.from, oldest.session);
-    const below = this.#forgottenBelow.get(session) ?? 0;
-    this.#forgottenBelow.delete(session); // re-insert: newest last
-    // Kept for good (one number per member run that ever forwarded this
-    // much): dropping it would make a forgotten request look new.
-    this.#forgottenBelow.set(session, Math.max(below, oldest.requestId + 1));
-  }
-
-  #reply(
-    to: { from: NodeId; session: string; requestId: number },
-    index: number,
-    term: number,
-    refused: ForwardRefusal | null,
-    leaderId: NodeId | null,
-  ): void {
-    this.#hooks.send({
-      type: "proposeReply",
-      to: to.from,
-      session: to.session,
-      requestId: to.requestId,
-      index,
-      entryTerm: term,
-      refused,
-      leaderId,
-    });
-  }
-}
-
-function answerKey(from: NodeId, session: string, requestId: number): string {
-  return `${from}\u0000${session}\u0000${requestId}`;
-}
-
-function sessionKey(from: NodeId, session: string): string {
-  return `${from}\u0000${session}`;
-}
-
-function refusalOf(error: RaftError): ForwardRefusal {
-  if (error instanceof IsolatedLeaderError) return "isolated";
-  if (error instanceof TransferInProgressError) return "transfer";
-  // Anything else a role refuses with before appending (not leader,
-  // stopped) means: ask the leader, if there is one.
-  return "not-leader";
-}
-
-function refusalError(
-  refused: ForwardRefusal,
-  leaderId: NodeId | null,
-  from: NodeId,
-): RaftError {
-  switch (refused) {
-    case "isolated":
-      return new IsolatedLeaderError(
-        `Cannot propose as leader ${from} cannot reach a majority (never proposed)`,
-      );
-    case "transfer":
-      return new TransferInProgressError(leaderId ?? "another member");
-    case "unknown":
-      return new OutcomeUnknownError(
-        0,
-        `${from} cannot tell whether an earlier copy of it was appended`,
-      );
-    case "not-leader":
-      // The hint may be the refusing node itself: it leads a newer term
-      // than the one the proposal was sent in.
-      return new NotLeaderError(leaderId);
+    this.#answers.failed(requestId, error, leaderId);
   }
 }
