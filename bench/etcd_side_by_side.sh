@@ -17,6 +17,9 @@
 #      etcd-json, a fresh cluster per round), then for three deno-raft nodes
 #      (examples/kv_node.ts, KvStorage files) with --mode http-kv, at the
 #      same client counts; rounds interleave to spread machine noise;
+#   2b. the platform floor (bench/http_floor.ts --serve-only: Deno.serve,
+#      fetch and Deno KV files with no Raft, followers relaying) under the
+#      same load points: what any Deno design of this shape can reach here;
 #   3. failover: shared/peers/failover.sh for etcd, and the same probe
 #      method for deno-raft (one put through each node every 10 ms, SIGKILL
 #      the leader, recovery = first successful put issued after the kill).
@@ -49,7 +52,7 @@ results="$out/results.jsonl"
 command -v etcd >/dev/null 2>&1 || bash "$PEERS/install.sh" >&2 || true
 [ -x "$LG" ] || bash "$PEERS/loadgen/build.sh" >&2
 
-DENO_DIR_DATA="" DENO_PIDS=() PROBE_PID=""
+DENO_DIR_DATA="" DENO_PIDS=() PROBE_PID="" FLOOR_PID=""
 stop_deno() {
   local pid i
   for pid in "${DENO_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -62,7 +65,14 @@ stop_deno() {
   for pid in "${DENO_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   DENO_PIDS=()
 }
+stop_floor() {
+  [ -n "$FLOOR_PID" ] || return 0
+  kill -TERM "$FLOOR_PID" 2>/dev/null || true
+  wait "$FLOOR_PID" 2>/dev/null || true
+  FLOOR_PID=""
+}
 cleanup() {
+  stop_floor
   if [ -n "$PROBE_PID" ]; then kill -TERM "$PROBE_PID" 2>/dev/null || true; fi
   stop_deno
   [ -n "$DENO_DIR_DATA" ] && rm -rf "$DENO_DIR_DATA"
@@ -130,6 +140,20 @@ for r in $(seq 1 "$rounds"); do
     --points "http-kv:1 http-kv:16 http-kv:64 http-kv:256" |
     sed "s/\"round\":1/\"round\":$r,\"system\":\"deno-raft\"/" | tee -a "$results"
   stop_deno; rm -rf "$DENO_DIR_DATA"; DENO_DIR_DATA=""
+  floor_out="$out/floor-$r.txt"
+  deno run -A --quiet --config "$ROOT/deno.json" "$ROOT/bench/http_floor.ts" \
+    --serve-only >"$floor_out" 2>>"$out/floor.log" &
+  FLOOR_PID=$!
+  for i in $(seq 1 300); do [ -s "$floor_out" ] && break; sleep 0.1; done
+  if [ -s "$floor_out" ]; then
+    bash "$PEERS/bench.sh" --rounds 1 --duration "$duration" \
+      --endpoints "$(head -1 "$floor_out")" \
+      --points "http-kv:1 http-kv:16 http-kv:64 http-kv:256" |
+      sed "s/\"round\":1/\"round\":$r,\"system\":\"deno-floor\"/" | tee -a "$results"
+  else
+    echo "platform floor did not start (see $out/floor.log)" >&2
+  fi
+  stop_floor
 done
 
 [ $do_fo = 1 ] || { echo "results in $results" >&2; exit 0; }
