@@ -7,23 +7,19 @@
  * clients answered. Snapshots are built and restored off the loop.
  * @module
  */
-import { soon, yieldNow } from "./async.ts";
-import type { CoreConfig } from "./behavior.ts";
+import { soon } from "./async.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { type CoreInput, RaftCore, type Ready } from "./core.ts";
-import {
-  ConfigError,
-  OutcomeUnknownError,
-  type RaftError,
-  StoppedError,
-  StorageError,
-} from "./errors.ts";
+import { ConfigError, StoppedError, StorageError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { RaftLog } from "./log.ts";
 import { type Message, validateMessage } from "./messages.ts";
 import type { Json, NodeId } from "./types.ts";
 import { LogWriter } from "./_writer.ts";
 import { SnapshotKeeper } from "./_snapshots.ts";
+import { Applier } from "./_applier.ts";
+import { coreConfig } from "./_options.ts";
+import { PendingRequests, type RequestKind } from "./_requests.ts";
 import type {
   NodeEvents,
   NodeOptions,
@@ -32,23 +28,6 @@ import type {
   RaftNode,
   StateMachine,
 } from "./node.ts";
-
-interface Pending {
-  readonly kind: "propose" | "read" | "transfer";
-  // deno-lint-ignore no-explicit-any
-  readonly resolve: (value: any) => void;
-  readonly reject: (error: unknown) => void;
-  index: number;
-  term: number;
-  /**
-   * Sent to the leader (forwardProposals, forwardReads): for a proposal,
-   * whether it was appended is unknown from now on.
-   */
-  forwarded?: boolean;
-  timer?: TimerId;
-}
-
-const APPLY_SLICE_MS = 5;
 
 /** A running node: the loop, the writer, requests and snapshots. */
 export class NodeDriver<R> implements RaftNode<R> {
@@ -64,18 +43,9 @@ export class NodeDriver<R> implements RaftNode<R> {
   #started = false;
   #stopping: Promise<void> | null = null;
   #tickTimer: TimerId | null = null;
-  #nextRequest = 1;
-  #requests = new Map<number, Pending>();
-  /**
-   * Proposals waiting at each log index. Usually one; a forwarded proposal
-   * answered late can wait at an index a newer proposal of a newer term
-   * also waits at (found in review), and at apply only the one whose term
-   * matches succeeds.
-   */
-  #byIndex = new Map<number, number[]>();
-  #reads: { requestId: number; index: number }[] = [];
-  #lastApplied = 0;
   #reportedCommit = 0;
+  readonly #requests: PendingRequests;
+  readonly #applier: Applier;
   readonly #writer: LogWriter;
   readonly #snapshots: SnapshotKeeper;
 
@@ -88,6 +58,17 @@ export class NodeDriver<R> implements RaftNode<R> {
         throw error;
       })
     );
+    this.#requests = new PendingRequests(options.id, this.#clock);
+    this.#applier = new Applier({
+      machine: options.stateMachine as StateMachine<unknown>,
+      requests: this.#requests,
+      applied: (lastApplied) => {
+        if (this.#events.has("apply")) {
+          this.#events.emit("apply", { id: this.id, lastApplied });
+        }
+      },
+      stopped: () => this.#stopped,
+    });
     this.#writer = new LogWriter(options.id, options.storage, {
       send: (message) => this.#send(message),
       persisted: (index, term) =>
@@ -108,22 +89,10 @@ export class NodeDriver<R> implements RaftNode<R> {
       nodeId: options.id,
       machine: options.stateMachine as StateMachine<unknown>,
       writer: this.#writer,
-      lastApplied: () => this.#lastApplied,
+      lastApplied: () => this.#applier.lastApplied,
       restored: (snapshot) => {
-        if (snapshot.index > this.#lastApplied) {
-          this.#lastApplied = snapshot.index;
-        }
-        // Proposals the snapshot jumped over were appended by this node as
-        // leader; whether they are the entries that committed is unknown.
-        for (const [index, requestIds] of [...this.#byIndex]) {
-          if (index > snapshot.index) continue;
-          for (const requestId of requestIds) {
-            this.#fail(
-              requestId,
-              new OutcomeUnknownError(index, "a snapshot replaced its entry"),
-            );
-          }
-        }
+        this.#applier.advanceTo(snapshot.index);
+        this.#requests.restored(snapshot.index);
         this.#enqueue({ type: "tick" }); // wake the loop to apply what follows
       },
       taken: (snapshot) => {
@@ -153,7 +122,7 @@ export class NodeDriver<R> implements RaftNode<R> {
     return this.#core?.commitIndex ?? 0;
   }
   get lastApplied(): number {
-    return this.#lastApplied;
+    return this.#applier.lastApplied;
   }
   get stopped(): boolean {
     return this.#stopped;
@@ -207,35 +176,14 @@ export class NodeDriver<R> implements RaftNode<R> {
       voters: o.voters,
       nonVoters: o.nonVoters,
       behaviors: o.behaviors,
-      config: {
-        electionTimeoutMs: o.electionTimeoutMs,
-        heartbeatMs: o.heartbeatMs,
-        isolationWindowMs: o.isolationWindowMs ?? o.electionTimeoutMs,
-        isolatedStepDownMs: o.isolatedStepDownMs ??
-          (o.electionTimeoutMs !== undefined
-            ? 4 * o.electionTimeoutMs
-            : undefined),
-        transferTimeoutMs: o.transferTimeoutMs ??
-          (o.electionTimeoutMs !== undefined
-            ? 2 * o.electionTimeoutMs
-            : undefined),
-        preVote: o.preVote,
-        maxEntriesPerAppend: o.maxEntriesPerAppend,
-        maxInflightAppends: o.maxInflightAppends,
-        maxAppendBytes: o.maxAppendBytes,
-        trailingEntries: o.trailingEntries,
-        snapshotChunkBytes: o.snapshotChunkBytes,
-        forwardProposals: o.forwardProposals,
-        forwardReads: o.forwardReads,
-        forwardTimeoutMs: o.forwardTimeoutMs,
-      } as Partial<CoreConfig>,
+      config: coreConfig(o),
       random: o.random,
       hardState: persisted.hardState,
       log: new RaftLog(entries, snapshot?.index ?? 0, snapshot?.term ?? 0),
       snapshot,
       now: this.#clock.now(),
     });
-    this.#lastApplied = snapshot?.index ?? 0;
+    this.#applier.advanceTo(snapshot?.index ?? 0);
     o.transport.setHandler((raw) => this.#receive(raw));
     this.#scheduleTick();
   }
@@ -284,38 +232,16 @@ export class NodeDriver<R> implements RaftNode<R> {
     this.#core?.stopTransfer();
     if (this.#core?.hasReady) {
       for (const f of this.#core.takeReady().failures) {
-        this.#fail(f.requestId, f.error);
+        this.#requests.fail(f.requestId, f.error);
       }
     }
-    for (const [requestId, pending] of this.#requests) {
-      let error: RaftError;
-      if (cause !== null) {
-        const appended = pending.kind === "propose" &&
-          (pending.index > 0 || pending.forwarded === true);
-        error = new StorageError(
-          appended
-            ? `Cannot tell whether the ${
-              pending.index > 0
-                ? `proposal at index ${pending.index}`
-                : "forwarded proposal"
-            } committed as node ${this.id} stopped on a storage failure`
-            : `Cannot finish the request as node ${this.id} stopped on a storage failure`,
-          { cause, index: appended ? pending.index : undefined },
-        );
-      } else if (
-        pending.kind === "propose" && (pending.index > 0 || pending.forwarded)
-      ) {
-        error = new OutcomeUnknownError(pending.index, "the node stopped");
-      } else error = new StoppedError(this.id);
-      this.#fail(requestId, error);
-    }
-    this.#byIndex.clear();
-    this.#reads = [];
+    this.#requests.stopAll(cause);
+    this.#applier.dropReads();
     await this.#options.transport.close?.();
   }
 
   #request<T>(
-    kind: Pending["kind"],
+    kind: RequestKind,
     make: (id: number) => Extract<CoreInput, { type: "client" }>["request"],
     timeoutMs?: number,
   ): Promise<T> {
@@ -327,54 +253,11 @@ export class NodeDriver<R> implements RaftNode<R> {
         ),
       );
     }
-    const id = this.#nextRequest++;
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { kind, resolve, reject, index: 0, term: 0 };
-      if (timeoutMs !== undefined) {
-        pending.timer = this.#clock.setTimeout(() => {
-          this.#fail(
-            id,
-            kind === "propose" && (pending.index > 0 || pending.forwarded)
-              ? new OutcomeUnknownError(pending.index, "the deadline passed")
-              : new StoppedError(
-                this.id,
-                kind === "propose"
-                  ? `Cannot propose as the deadline of ${timeoutMs} ms passed before the entry was appended (never proposed)`
-                  : `Cannot finish the ${kind} as its deadline of ${timeoutMs} ms passed`,
-              ),
-          );
-        }, timeoutMs);
-      }
-      this.#requests.set(id, pending);
-      this.#enqueue({ type: "client", request: make(id) });
-    });
-  }
-
-  #fail(requestId: number, error: unknown): void {
-    const pending = this.#requests.get(requestId);
-    if (!pending) return;
-    this.#requests.delete(requestId);
-    if (pending.timer !== undefined) this.#clock.clearTimeout(pending.timer);
-    if (pending.index > 0 && pending.kind === "propose") {
-      this.#untrack(pending.index, requestId);
-    }
-    pending.reject(error);
-  }
-
-  #untrack(index: number, requestId: number): void {
-    const waiting = this.#byIndex.get(index);
-    if (!waiting) return;
-    const rest = waiting.filter((id) => id !== requestId);
-    if (rest.length > 0) this.#byIndex.set(index, rest);
-    else this.#byIndex.delete(index);
-  }
-
-  #settle(requestId: number, value: unknown): void {
-    const pending = this.#requests.get(requestId);
-    if (!pending) return;
-    this.#requests.delete(requestId);
-    if (pending.timer !== undefined) this.#clock.clearTimeout(pending.timer);
-    pending.resolve(value);
+    return this.#requests.open<T>(
+      kind,
+      (id) => this.#enqueue({ type: "client", request: make(id) }),
+      timeoutMs,
+    );
   }
 
   #receive(raw: unknown): void {
@@ -429,21 +312,24 @@ export class NodeDriver<R> implements RaftNode<R> {
         for (const input of batch) {
           // A request that timed out while queued is never proposed.
           if (
-            input.type === "client" && !this.#requests.has(input.request.id)
+            input.type === "client" &&
+            !this.#requests.has(input.request.id)
           ) continue;
           core.step(input, now);
         }
         core.flush();
         while (core.hasReady) this.#dispatch(core.takeReady());
-        if (core.log.snapshotIndex > this.#lastApplied) {
+        if (core.log.snapshotIndex > this.#applier.lastApplied) {
           // A snapshot from the leader replaced the log: restore it first.
           this.#snapshots.restoreInstalled(core);
         } else {
           const upTo = Math.min(core.commitIndex, core.log.stableIndex);
-          if (upTo > this.#lastApplied) await this.#apply(core, upTo);
+          if (upTo > this.#applier.lastApplied) {
+            await this.#applier.apply(core, upTo);
+          }
           this.#snapshots.maybeTake(core);
         }
-        this.#serveReads();
+        this.#applier.serveReads();
       }
     } catch (error) {
       this.#poison(error);
@@ -499,34 +385,13 @@ export class NodeDriver<R> implements RaftNode<R> {
         at: Date.now(),
       });
     }
-    for (const id of ready.forwarded) {
-      const pending = this.#requests.get(id);
-      if (pending) pending.forwarded = true;
-    }
+    for (const id of ready.forwarded) this.#requests.forwarded(id);
     for (const a of ready.accepted) {
-      const pending = this.#requests.get(a.requestId);
-      if (!pending) continue;
-      pending.index = a.index;
-      pending.term = a.term;
-      if (a.index <= this.#lastApplied) {
-        // Only a forwarded proposal's answer can come this late (after a
-        // reordering network delivered the commit first): its result is gone.
-        this.#fail(
-          a.requestId,
-          new OutcomeUnknownError(
-            a.index,
-            "it was applied before the leader's answer arrived",
-          ),
-        );
-        continue;
-      }
-      const waiting = this.#byIndex.get(a.index);
-      if (waiting) waiting.push(a.requestId);
-      else this.#byIndex.set(a.index, [a.requestId]);
+      this.#requests.accepted(a, this.#applier.lastApplied);
     }
-    for (const f of ready.failures) this.#fail(f.requestId, f.error);
-    for (const id of ready.transfersDone) this.#settle(id, undefined);
-    for (const r of ready.reads) this.#reads.push(r);
+    for (const f of ready.failures) this.#requests.fail(f.requestId, f.error);
+    for (const id of ready.transfersDone) this.#requests.settle(id, undefined);
+    this.#applier.queueReads(ready.reads);
     if (ready.commitIndex > this.#reportedCommit) {
       this.#reportedCommit = ready.commitIndex;
       if (this.#events.has("commit")) {
@@ -536,65 +401,5 @@ export class NodeDriver<R> implements RaftNode<R> {
         });
       }
     }
-  }
-
-  async #apply(core: RaftCore, upTo: number): Promise<void> {
-    const machine = this.#options.stateMachine;
-    let sliceStart = performance.now();
-    let count = 0;
-    while (this.#lastApplied < upTo) {
-      const index = this.#lastApplied + 1;
-      const entry = core.log.entry(index);
-      if (!entry) break; // compacted: a snapshot restore is due first
-      let result: unknown = null;
-      if (entry.kind === "command") {
-        result = machine.apply(entry.command, index);
-        if (result instanceof Promise) result = await result;
-      }
-      this.#lastApplied = index;
-      const waiting = this.#byIndex.get(index);
-      if (waiting !== undefined) {
-        this.#byIndex.delete(index);
-        for (const requestId of waiting) {
-          const pending = this.#requests.get(requestId);
-          if (pending && pending.term === entry.term) {
-            this.#settle(requestId, { index, term: entry.term, result });
-          } else if (pending) {
-            this.#fail(
-              requestId,
-              new OutcomeUnknownError(
-                index,
-                "another entry committed at its index",
-              ),
-            );
-          }
-        }
-      }
-      // Long batches yield so timers (heartbeats) keep firing.
-      if (
-        ++count % 16 === 0 && performance.now() - sliceStart > APPLY_SLICE_MS
-      ) {
-        await yieldNow();
-        sliceStart = performance.now();
-        if (this.#stopped) return;
-      }
-    }
-    if (count > 0 && this.#events.has("apply")) {
-      this.#events.emit("apply", {
-        id: this.id,
-        lastApplied: this.#lastApplied,
-      });
-    }
-  }
-
-  #serveReads(): void {
-    if (this.#reads.length === 0) return;
-    const waiting: { requestId: number; index: number }[] = [];
-    for (const read of this.#reads) {
-      if (read.index <= this.#lastApplied) {
-        this.#settle(read.requestId, read.index);
-      } else waiting.push(read);
-    }
-    this.#reads = waiting;
   }
 }

@@ -1,13 +1,14 @@
 /**
  * What a core is created from, checked and completed before anything else
  * happens: the membership rules, and settings with defaults for what is
- * missing. `CoreOptions` and `DEFAULT_CONFIG` are exported from
- * kernel/core.ts.
+ * missing (and, for a node, the settings its options give). `CoreOptions`
+ * and `DEFAULT_CONFIG` are exported from kernel/core.ts.
  * @module
  */
 import type { CoreConfig } from "./behavior.ts";
 import { ConfigError } from "./errors.ts";
 import type { RaftLog } from "./log.ts";
+import type { NodeOptions } from "./node.ts";
 import type { RandomSource } from "./random.ts";
 import type { BehaviorRegistry } from "./registry.ts";
 import type { HardState, NodeId, Snapshot } from "./types.ts";
@@ -99,4 +100,29 @@ export function withDefaults(
     value !== undefined
   );
   return { ...DEFAULT_CONFIG, ...Object.fromEntries(given) };
+}
+
+/**
+ * The core settings of a node's options. Those not given stay undefined
+ * (the defaults fill them) unless they follow from `electionTimeoutMs`.
+ */
+export function coreConfig<R>(o: NodeOptions<R>): Partial<CoreConfig> {
+  return {
+    electionTimeoutMs: o.electionTimeoutMs,
+    heartbeatMs: o.heartbeatMs,
+    isolationWindowMs: o.isolationWindowMs ?? o.electionTimeoutMs,
+    isolatedStepDownMs: o.isolatedStepDownMs ??
+      (o.electionTimeoutMs !== undefined ? 4 * o.electionTimeoutMs : undefined),
+    transferTimeoutMs: o.transferTimeoutMs ??
+      (o.electionTimeoutMs !== undefined ? 2 * o.electionTimeoutMs : undefined),
+    preVote: o.preVote,
+    maxEntriesPerAppend: o.maxEntriesPerAppend,
+    maxInflightAppends: o.maxInflightAppends,
+    maxAppendBytes: o.maxAppendBytes,
+    trailingEntries: o.trailingEntries,
+    snapshotChunkBytes: o.snapshotChunkBytes,
+    forwardProposals: o.forwardProposals,
+    forwardReads: o.forwardReads,
+    forwardTimeoutMs: o.forwardTimeoutMs,
+  } as Partial<CoreConfig>;
 }
