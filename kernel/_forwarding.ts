@@ -33,7 +33,7 @@ import type {
   ForwardReadReply,
 } from "./messages.ts";
 import type { LogEntry, NodeId } from "./types.ts";
-import { ForwardingAnswers } from "./_forwarding_answers.ts";
+import { ForwardingAnswers, type LeaderView } from "./_forwarding_answers.ts";
 import { refusalError } from "./_forwarding_refusals.ts";
 
 /** What the forwarder needs from its core. */
@@ -287,12 +287,7 @@ export class ProposalForwarder {
    */
   received(
     message: ForwardProposal,
-    node: {
-      term: number;
-      takesProposals: boolean;
-      startTerm: number;
-      leaderId: NodeId | null;
-    },
+    node: LeaderView,
   ): Extract<ClientRequest, { type: "propose" }> | null {
     return this.#answers.received(message, node);
   }

@@ -24,6 +24,14 @@ interface Inbound {
   readonly requestId: number;
 }
 
+/** What the leader side needs to know of its node to take a proposal. */
+export interface LeaderView {
+  readonly term: number;
+  readonly takesProposals: boolean;
+  readonly startTerm: number;
+  readonly leaderId: NodeId | null;
+}
+
 /** Requests other members forwarded to this node, and their answers. */
 export class ForwardingAnswers {
   readonly #hooks: { send(message: Outgoing): void };
@@ -56,12 +64,7 @@ export class ForwardingAnswers {
    */
   received(
     message: ForwardProposal,
-    node: {
-      term: number;
-      takesProposals: boolean;
-      startTerm: number;
-      leaderId: NodeId | null;
-    },
+    node: LeaderView,
   ): Extract<ClientRequest, { type: "propose" }> | null {
     const key = answerKey(message.from, message.session, message.requestId);
     const answer = this.#answers.get(key);
