@@ -1,12 +1,15 @@
 // Prometheus metrics of a KV node: Raft progress (commits, elections, role
 // changes, role, term) from node events, request counts and latency
-// histograms from the client API, and transport counters. Rendered in the
-// Prometheus text exposition format (version 0.0.4).
+// histograms from the client API, storage write and peer round-trip
+// histograms, and transport counters. Rendered in the Prometheus text
+// exposition format (version 0.0.4).
 import type { RaftNode } from "../kernel/node.ts";
 import { ROLE_NAMES } from "../kernel/behavior.ts";
+import type { Storage } from "../storage/storage.ts";
 import type { HttpTransportStats } from "../transports/http.ts";
 
-const BUCKETS_S = [
+/** Upper bounds (seconds) of client request latency buckets. */
+const REQUEST_BUCKETS_S = [
   0.001,
   0.0025,
   0.005,
@@ -22,10 +25,107 @@ const BUCKETS_S = [
   5,
 ];
 
-interface Histogram {
-  counts: number[];
-  sum: number;
-  count: number;
+/** Finer buckets for a storage write or a peer round trip (an fsync or two). */
+const IO_BUCKETS_S = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+];
+
+/** One Prometheus histogram family, one series per label value. */
+class Histogram {
+  readonly #name: string;
+  readonly #help: string;
+  readonly #label: string;
+  readonly #buckets: readonly number[];
+  readonly #series = new Map<
+    string,
+    { counts: number[]; sum: number; count: number }
+  >();
+
+  constructor(
+    name: string,
+    help: string,
+    label: string,
+    buckets: readonly number[],
+  ) {
+    this.#name = name;
+    this.#help = help;
+    this.#label = label;
+    this.#buckets = buckets;
+  }
+
+  observe(labelValue: string, seconds: number): void {
+    let h = this.#series.get(labelValue);
+    if (!h) {
+      h = { counts: this.#buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(labelValue, h);
+    }
+    for (let i = 0; i < this.#buckets.length; i++) {
+      if (seconds <= this.#buckets[i]) h.counts[i]++;
+    }
+    h.sum += seconds;
+    h.count++;
+  }
+
+  render(lines: string[]): void {
+    const name = this.#name;
+    lines.push(`# HELP ${name} ${this.#help}`, `# TYPE ${name} histogram`);
+    for (const [value, h] of this.#series) {
+      const label = `${this.#label}="${value}"`;
+      this.#buckets.forEach((le, i) =>
+        lines.push(`${name}_bucket{${label},le="${le}"} ${h.counts[i]}`)
+      );
+      lines.push(`${name}_bucket{${label},le="+Inf"} ${h.count}`);
+      lines.push(`${name}_sum{${label}} ${h.sum}`);
+      lines.push(`${name}_count{${label}} ${h.count}`);
+    }
+  }
+}
+
+/**
+ * `storage` with the duration of every write reported to `observe` (in
+ * seconds, by method name, failed calls too); reads and `close` pass
+ * through, and errors are rethrown unchanged.
+ */
+export function timedStorage(
+  storage: Storage,
+  observe: (method: string, seconds: number) => void,
+): Storage {
+  const timed = async (method: string, write: () => Promise<void>) => {
+    const started = performance.now();
+    try {
+      await write();
+    } finally {
+      observe(method, (performance.now() - started) / 1000);
+    }
+  };
+  return {
+    load: () => storage.load(),
+    entries: (from, to) => storage.entries(from, to),
+    lastIndex: () => storage.lastIndex(),
+    loadSnapshot: () => storage.loadSnapshot(),
+    saveHardState: (state) =>
+      timed("saveHardState", () => storage.saveHardState(state)),
+    append: (entries) => timed("append", () => storage.append(entries)),
+    truncateSuffix: (from) =>
+      timed("truncateSuffix", () => storage.truncateSuffix(from)),
+    saveSnapshot: (snapshot) =>
+      timed("saveSnapshot", () => storage.saveSnapshot(snapshot)),
+    compactPrefix: (upTo) =>
+      timed("compactPrefix", () => storage.compactPrefix(upTo)),
+    close: storage.close ? () => storage.close!() : undefined,
+  };
 }
 
 /** Counters and histograms of one KV node. */
@@ -36,7 +136,24 @@ export class KvMetrics {
   #elections = 0;
   #leaderships = 0;
   #requests = new Map<string, number>();
-  #latency = new Map<string, Histogram>();
+  readonly #latency = new Histogram(
+    "kv_request_duration_seconds",
+    "Client request latency.",
+    "op",
+    REQUEST_BUCKETS_S,
+  );
+  readonly #storageWrites = new Histogram(
+    "raft_storage_write_duration_seconds",
+    "Storage writes (append, saveHardState, ...) from call to durable.",
+    "method",
+    IO_BUCKETS_S,
+  );
+  readonly #roundTrips = new Histogram(
+    "raft_transport_round_trip_seconds",
+    "Peer requests from sending to handling the answers in the response (an AppendEntries includes the peer's write).",
+    "peer",
+    IO_BUCKETS_S,
+  );
   #node: RaftNode<unknown> | null = null;
   #transport: HttpTransportStats | null = null;
   #unsubscribe: (() => void)[] = [];
@@ -71,16 +188,17 @@ export class KvMetrics {
   request(op: string, status: number, seconds: number): void {
     const key = `op="${op}",code="${status}"`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
-    let h = this.#latency.get(op);
-    if (!h) {
-      h = { counts: BUCKETS_S.map(() => 0), sum: 0, count: 0 };
-      this.#latency.set(op, h);
-    }
-    for (let i = 0; i < BUCKETS_S.length; i++) {
-      if (seconds <= BUCKETS_S[i]) h.counts[i]++;
-    }
-    h.sum += seconds;
-    h.count++;
+    this.#latency.observe(op, seconds);
+  }
+
+  /** Records one storage write (see {@linkcode timedStorage}). */
+  storageWrite(method: string, seconds: number): void {
+    this.#storageWrites.observe(method, seconds);
+  }
+
+  /** Records one peer request's round trip (transport `onRoundTrip`). */
+  roundTrip(peer: string, seconds: number): void {
+    this.#roundTrips.observe(peer, seconds);
   }
 
   /** The metrics in Prometheus text format. */
@@ -145,24 +263,9 @@ export class KvMetrics {
       "Client requests answered, by operation and status code.",
       [...this.#requests],
     );
-    const histogram: [string, number][] = [];
-    for (const [op, h] of this.#latency) {
-      BUCKETS_S.forEach((le, i) =>
-        histogram.push([`op="${op}",le="${le}"`, h.counts[i]])
-      );
-      histogram.push([`op="${op}",le="+Inf"`, h.count]);
-    }
-    lines.push(
-      "# HELP kv_request_duration_seconds Client request latency.",
-      "# TYPE kv_request_duration_seconds histogram",
-    );
-    for (const [labels, value] of histogram) {
-      lines.push(`kv_request_duration_seconds_bucket{${labels}} ${value}`);
-    }
-    for (const [op, h] of this.#latency) {
-      lines.push(`kv_request_duration_seconds_sum{op="${op}"} ${h.sum}`);
-      lines.push(`kv_request_duration_seconds_count{op="${op}"} ${h.count}`);
-    }
+    this.#latency.render(lines);
+    this.#storageWrites.render(lines);
+    this.#roundTrips.render(lines);
     const t = this.#transport;
     if (t) {
       metric(

@@ -47,7 +47,7 @@ import {
   UsageError,
 } from "./_kv_args.ts";
 import { createKvApi } from "./_kv_api.ts";
-import { KvMetrics } from "./_kv_metrics.ts";
+import { KvMetrics, timedStorage } from "./_kv_metrics.ts";
 import { type KvResult, KvStateMachine } from "./kv_state_machine.ts";
 
 /**
@@ -117,6 +117,7 @@ export async function startKvNode(
     say("warning: the secret is shorter than 16 bytes");
   }
   const transportError = rateLimited(say, 2000);
+  const metrics = new KvMetrics();
   const transport = createHttpTransport({
     id: config.id,
     clusterId: config.clusterId,
@@ -126,13 +127,17 @@ export async function startKvNode(
     maxBodyBytes: MAX_BODY_BYTES,
     requestTimeoutMs: 5000,
     onError: (error) => transportError(`transport: ${error.message}`),
+    onRoundTrip: (peer, seconds) => metrics.roundTrip(peer, seconds),
   });
   const machine = new KvStateMachine();
   const node = createNode<KvResult>({
     id: config.id,
     voters: Object.keys(config.peers),
     transport,
-    storage,
+    storage: timedStorage(
+      storage,
+      (method, seconds) => metrics.storageWrite(method, seconds),
+    ),
     stateMachine: machine,
     behaviors: defaultBehaviors(),
     electionTimeoutMs: config.electionTimeoutMs,
@@ -151,7 +156,6 @@ export async function startKvNode(
   });
   node.on("roleChange", (e) => say(`${e.from} -> ${e.to} (term ${e.term})`));
   node.on("error", (e) => say(`error: ${(e.error as Error)?.message}`));
-  const metrics = new KvMetrics();
   metrics.observe(node, transport.stats);
   const api = createKvApi({
     node,

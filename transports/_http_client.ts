@@ -40,6 +40,8 @@ export interface PeerSenderOptions {
   readonly onError: (error: Error) => void;
   /** Receives the checked body of answers that came back in a response. */
   readonly onAnswers: (body: Uint8Array) => void;
+  /** Seconds from sending a request to handling its accepted response. */
+  readonly onRoundTrip?: (peerId: string, seconds: number) => void;
 }
 
 export class PeerSender {
@@ -175,6 +177,7 @@ export class PeerSender {
     try {
       const signed = o.auth.sign(o.url.pathname, body);
       const nonce = signed[HEADERS.nonce];
+      const sentAt = performance.now();
       const response = await fetch(o.url, {
         method: "POST",
         headers: {
@@ -189,12 +192,14 @@ export class PeerSender {
       if (response.status === 200) {
         o.stats.sentMessages += count;
         await this.#answers(response, nonce);
+        this.#roundTrip(sentAt);
         return true;
       }
       // Reading the (small) body lets the keep-alive connection be reused.
       const text = await response.text();
       if (response.ok) {
         o.stats.sentMessages += count;
+        this.#roundTrip(sentAt);
         return true;
       }
       o.stats.failedRequests++;
@@ -221,6 +226,21 @@ export class PeerSender {
         );
       }
       return false;
+    }
+  }
+
+  /** Reports a delivered request; a throwing observer never fails it. */
+  #roundTrip(sentAt: number): void {
+    const o = this.#o;
+    if (!o.onRoundTrip) return;
+    try {
+      o.onRoundTrip(o.peerId, (performance.now() - sentAt) / 1000);
+    } catch (error) {
+      o.onError(
+        new Error(`onRoundTrip threw: ${(error as Error)?.message}`, {
+          cause: error,
+        }),
+      );
     }
   }
 

@@ -115,6 +115,13 @@ export interface HttpTransportOptions {
   readonly answerWaitMs?: number;
   /** Receives delivery failures and rejected requests (default: ignore). */
   readonly onError?: (error: Error) => void;
+  /**
+   * Called once per request a peer accepted, with the seconds from sending
+   * it to having handled the answers that came back in the response. A
+   * request carrying AppendEntries waits for the peer's write, so this is
+   * the replication round trip that `/metrics` of the example KV node shows.
+   */
+  readonly onRoundTrip?: (peerId: NodeId, seconds: number) => void;
 }
 
 /** Counters of an {@linkcode HttpTransport}. */
@@ -255,6 +262,7 @@ export function createHttpTransport(
         now,
         stats,
         onError,
+        onRoundTrip: options.onRoundTrip,
         onAnswers: (body) => {
           let messages: Message[];
           try {

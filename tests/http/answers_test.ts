@@ -49,6 +49,45 @@ Deno.test("answerWaitMs 0 sends every answer in a request of its own", async () 
   }
 });
 
+Deno.test("onRoundTrip reports every accepted request, per peer", async () => {
+  const trips: [string, number][] = [];
+  await using cluster = await loopbackCluster(["a", "b", "c"], {
+    transport: { onRoundTrip: (peer, seconds) => trips.push([peer, seconds]) },
+  });
+  const leader = await replicate(cluster.members);
+  const followers = cluster.members.filter((m) => m !== leader);
+  for (const f of followers) {
+    assert.ok(trips.some(([peer]) => peer === f.id), f.id);
+  }
+  for (const [peer, seconds] of trips) {
+    assert.ok(["a", "b", "c"].includes(peer), peer);
+    assert.ok(Number.isFinite(seconds) && seconds >= 0 && seconds < 20, peer);
+  }
+  // One report per request a peer took, across the three members.
+  const sent = cluster.members.reduce(
+    (n, m) =>
+      n + m.transport.stats.sentRequests - m.transport.stats.failedRequests,
+    0,
+  );
+  assert.ok(trips.length <= sent && trips.length >= sent - 6);
+});
+
+Deno.test("A throwing onRoundTrip is reported and delivery goes on", async () => {
+  await using cluster = await loopbackCluster(["a", "b", "c"], {
+    transport: {
+      onRoundTrip: () => {
+        throw new Error("observer broke");
+      },
+    },
+  });
+  await replicate(cluster.members);
+  const errors = cluster.members.flatMap((m) => m.errors);
+  assert.ok(errors.some((e) => e.message.includes("observer broke")));
+  for (const m of cluster.members) {
+    assert.equal(m.transport.stats.failedRequests, 0, m.id);
+  }
+});
+
 Deno.test("Answers signed with another secret are dropped", async () => {
   // b answers a's vote request in the response, but the response's
   // signature is replaced on the way (forged or corrupted): a must drop it.
