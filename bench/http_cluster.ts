@@ -7,6 +7,10 @@
  *   concurrency 1, 16, 64 and 256, `PUT /kv/bench-<random>` with a 100-byte
  *   value; client i talks to node i mod 3, so followers forward (as the
  *   shared loadgen's `http-kv` mode does). Throughput of 200s, p50 / p99.
+ *   From each node's `/metrics`, the mean KvStorage append during the
+ *   point (leader / followers) and the mean leader round trip (a request
+ *   to a follower until its answers are handled, which includes the
+ *   follower's append): where a write's time goes.
  * - **Failover**: a fresh cluster; every 10 ms one put goes through each
  *   node; the leader is SIGKILLed; recovery is the completion of the first
  *   successful put issued after the kill, minus the kill time. The victim
@@ -138,6 +142,49 @@ async function load(
   };
 }
 
+/** Sum and count of one histogram family in a node's /metrics, by series. */
+type Totals = Map<string, { sum: number; count: number }>;
+
+/** Reads `family`'s `_sum` and `_count` of every node (by "node labels"). */
+async function histogramTotals(
+  urls: string[],
+  family: string,
+): Promise<Totals> {
+  const totals: Totals = new Map();
+  await Promise.all(urls.map(async (url, i) => {
+    const response = await fetch(`${url}/metrics`).catch(() => null);
+    if (!response?.ok) return;
+    for (const line of (await response.text()).split("\n")) {
+      const m = line.match(/^(\w+)_(sum|count)\{([^}]*)\} (\S+)$/);
+      if (!m || m[1] !== family) continue;
+      const key = `${i} ${m[3]}`;
+      const t = totals.get(key) ?? { sum: 0, count: 0 };
+      t[m[2] as "sum" | "count"] = Number(m[4]);
+      totals.set(key, t);
+    }
+  }));
+  return totals;
+}
+
+/** Mean (ms) over the series `pick` accepts, between two readings. */
+function meanMs(
+  before: Totals,
+  after: Totals,
+  pick: (key: string) => boolean,
+): number {
+  let sum = 0, count = 0;
+  for (const [key, t] of after) {
+    if (!pick(key)) continue;
+    const b = before.get(key) ?? { sum: 0, count: 0 };
+    sum += t.sum - b.sum;
+    count += t.count - b.count;
+  }
+  return count > 0 ? 1000 * sum / count : NaN;
+}
+
+const STORAGE = "raft_storage_write_duration_seconds";
+const ROUND_TRIP = "raft_transport_round_trip_seconds";
+
 interface Probe {
   issue: number;
   done: number;
@@ -222,14 +269,37 @@ try {
           l.includes("-> IsolatedLeader")
         ).length;
       const isolatedBefore = isolated();
+      const writesBefore = await histogramTotals(urls, STORAGE);
+      const tripsBefore = await histogramTotals(urls, ROUND_TRIP);
       const r = await load(urls, clients, seconds);
       const termAfter = (await statusOf(urls[0]))?.term ?? 0;
+      const statuses = await Promise.all(urls.map((u) => statusOf(u)));
+      const leader = statuses.findIndex((st) => st?.role === "Leader");
+      const writesAfter = await histogramTotals(urls, STORAGE);
+      const tripsAfter = await histogramTotals(urls, ROUND_TRIP);
+      const appends = (mine: boolean) =>
+        meanMs(
+          writesBefore,
+          writesAfter,
+          (key) =>
+            key.endsWith('method="append"') &&
+            (key.startsWith(`${leader} `) === mine),
+        );
       rows.push([
         `put, ${clients} client${clients === 1 ? "" : "s"} (node i mod 3)`,
         fmt(r.ok / r.seconds),
         fmt(percentile(r.latencies, 0.5), 2),
         fmt(percentile(r.latencies, 0.99), 2),
         fmt(r.errors),
+        `${fmt(appends(true), 2)} / ${fmt(appends(false), 2)}`,
+        fmt(
+          meanMs(
+            tripsBefore,
+            tripsAfter,
+            (key) => key.startsWith(`${leader} `),
+          ),
+          2,
+        ),
         loadBefore.toFixed(2),
       ]);
       console.error(
@@ -258,6 +328,8 @@ try {
       fmt(percentile(sorted, 0.5), 0),
       fmt(sorted.at(-1)!, 0),
       "-",
+      "-",
+      "-",
       Deno.loadavg()[0].toFixed(2),
     ]);
     console.log(
@@ -265,7 +337,16 @@ try {
     );
   }
   printTable(
-    ["scenario", "ops/s", "p50 ms", "p99 ms", "errors", "load avg 1m"],
+    [
+      "scenario",
+      "ops/s",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "append ms L / F",
+      "leader round trip ms",
+      "load avg 1m",
+    ],
     rows,
   );
 } finally {
