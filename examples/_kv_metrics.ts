@@ -30,16 +30,7 @@ const IO_BUCKETS_S = [
   0.0001,
   0.00025,
   0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
+  ...REQUEST_BUCKETS_S.filter((le) => le <= 1),
 ];
 
 /** One Prometheus histogram family, one series per label value. */
