@@ -9,7 +9,12 @@
 //
 // Status codes tell a client whether a retry is safe: 503 (with
 // Retry-After) only for requests that were never proposed; 504 when a
-// proposal's outcome is unknown. A follower forwards to the leader once.
+// proposal's outcome is unknown. A request to a follower goes to the leader
+// once, through the node (createNode's `forwardProposals` and
+// `forwardReads`): the follower's node sends a write or a read-index request
+// with the Raft messages, and answers once this member applied the write or
+// caught up with the read index, so a follower read is linearizable and
+// served from its own state.
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { deadline, DeadlineError } from "../kernel/async.ts";
@@ -29,16 +34,14 @@ import {
 } from "../transports/_http_body.ts";
 import type { KvMetrics } from "./_kv_metrics.ts";
 import type { KvResult, KvStateMachine } from "./kv_state_machine.ts";
-import { FORWARDED, forwardToLeader, REMAINING_MS } from "./_kv_forward.ts";
-import {
-  FORWARD_PATH,
-  ForwardBatcher,
-  serveForwardBatch,
-} from "./_kv_forward_batch.ts";
-import type { PeerAuth } from "../transports/http.ts";
 
 /** Options of {@linkcode createKvApi}. */
 export interface KvApiOptions {
+  /**
+   * The node to serve. Created with `forwardProposals` and `forwardReads`,
+   * its followers take every request; without them a follower answers 503
+   * (never proposed) and names no one to retry with.
+   */
   readonly node: RaftNode<KvResult>;
   readonly machine: KvStateMachine;
   /** Client API base URL of every member (same server as the peer RPC). */
@@ -50,24 +53,6 @@ export interface KvApiOptions {
   readonly maxValueBytes?: number;
   /** Largest key in bytes (default 1 KiB). */
   readonly maxKeyBytes?: number;
-  /** For forwarding (default: global `fetch`). */
-  readonly fetch?: typeof fetch;
-  /**
-   * Signs and checks requests between members (the HTTP transport's
-   * `auth`). With it, a follower forwards client requests in batches over
-   * `POST /raft/forward`, signed; without it, one plain request each.
-   */
-  readonly peerAuth?: PeerAuth;
-  /**
-   * The node forwards proposals itself (createNode's `forwardProposals`):
-   * writes are proposed on this member, whose node sends them to the
-   * leader with the Raft messages and answers once this member applied
-   * them, so they are never forwarded over HTTP (reads still are). A
-   * NotLeaderError then means the leader refused it: never proposed, 503.
-   */
-  readonly nodeForwardsProposals?: boolean;
-  /** Forward batches in flight to the leader at once (default 4). */
-  readonly forwardBatchesInFlight?: number;
 }
 
 /** The client API and what graceful shutdown needs from it. */
@@ -123,76 +108,19 @@ export function createKvApi(options: KvApiOptions): KvApi {
   const deadlineMs = options.deadlineMs ?? 1500;
   const maxValueBytes = options.maxValueBytes ?? 64 * 1024;
   const maxKeyBytes = options.maxKeyBytes ?? 1024;
-  const doFetch = options.fetch ?? fetch;
-  const suspects = new Set<string>();
-  const batcher = options.peerAuth
-    ? new ForwardBatcher({
-      from: node.id,
-      auth: options.peerAuth,
-      fetch: doFetch,
-      maxInFlight: options.forwardBatchesInFlight,
-      suspects,
-    })
-    : null;
   let shuttingDown = false;
   let inFlight = 0;
   let drained: (() => void) | null = null;
 
-  // Time left for this request: the forwarding follower passes on its own.
-  const remainingMs = (c: Context): number => {
-    const passed = Number(c.req.header(REMAINING_MS));
-    return Number.isFinite(passed) && passed > 0
-      ? Math.min(passed, deadlineMs)
-      : deadlineMs;
-  };
-
-  /** Runs on this node if it leads, else forwards once to the leader. */
-  async function serveOrForward(
+  /** Runs a request on this node; a failure becomes its status. */
+  async function serve(
     c: Context,
-    body: Uint8Array | null,
-    local: (ms: number) => Promise<Response>,
-    write = true,
+    run: () => Promise<Response>,
   ): Promise<Response> {
-    const started = performance.now();
-    const budget = remainingMs(c);
-    if (
-      write && options.nodeForwardsProposals &&
-      c.req.header(FORWARDED) !== undefined && node.leaderId !== node.id
-    ) {
-      // Already forwarded once: its node must not forward it again through
-      // Raft either. Never proposed, so safe to retry.
-      return unavailable(c, "Cannot take a forwarded write: not the leader");
-    }
     try {
-      return await local(budget);
+      return await run();
     } catch (error) {
-      const leaderId = error instanceof NotLeaderError ? error.leaderId : null;
-      const left = budget - (performance.now() - started);
-      if (
-        leaderId === null || leaderId === node.id ||
-        (write && options.nodeForwardsProposals) ||
-        c.req.header(FORWARDED) !== undefined ||
-        options.members[leaderId] === undefined || left <= 0
-      ) {
-        return failure(c, error);
-      }
-      if (batcher !== null) {
-        return await batcher.forward(
-          c.req.raw,
-          body,
-          options.members[leaderId],
-          left,
-        );
-      }
-      return await forwardToLeader({
-        request: c.req.raw,
-        body,
-        leaderUrl: options.members[leaderId],
-        from: node.id,
-        remainingMs: left,
-        fetch: doFetch,
-        suspects,
-      });
+      return failure(c, error);
     }
   }
 
@@ -218,8 +146,8 @@ export function createKvApi(options: KvApiOptions): KvApi {
     return key;
   }
 
-  async function propose(command: Json, ms: number) {
-    return await node.propose(command, { timeoutMs: ms });
+  async function propose(command: Json) {
+    return await node.propose(command, { timeoutMs: deadlineMs });
   }
 
   const app = new Hono();
@@ -252,8 +180,8 @@ export function createKvApi(options: KvApiOptions): KvApi {
     } catch {
       return c.json({ error: "value must be UTF-8" }, 400);
     }
-    return await serveOrForward(c, body, async (ms) => {
-      const r = await propose({ op: "put", key, value }, ms);
+    return await serve(c, async () => {
+      const r = await propose({ op: "put", key, value });
       return c.json({ index: r.index }, 200);
     });
   });
@@ -261,8 +189,8 @@ export function createKvApi(options: KvApiOptions): KvApi {
   app.delete("/kv/:key", async (c) => {
     const key = checkKey(c);
     if (key instanceof Response) return key;
-    return await serveOrForward(c, null, async (ms) => {
-      const r = await propose({ op: "delete", key }, ms);
+    return await serve(c, async () => {
+      const r = await propose({ op: "delete", key });
       return c.json({ index: r.index }, 200);
     });
   });
@@ -280,8 +208,8 @@ export function createKvApi(options: KvApiOptions): KvApi {
           : 'body must be {"expect": string | null, "value": string}',
       }, parsed as Status);
     }
-    return await serveOrForward(c, body, async (ms) => {
-      const r = await propose({ op: "cas", key, ...parsed }, ms);
+    return await serve(c, async () => {
+      const r = await propose({ op: "cas", key, ...parsed });
       return c.json({ ok: r.result.ok, value: r.result.value }, 200);
     });
   });
@@ -297,27 +225,11 @@ export function createKvApi(options: KvApiOptions): KvApi {
     };
     const stale = c.req.query("stale");
     if (stale === "true" || stale === "1") return answer(node.lastApplied);
-    return await serveOrForward(c, null, async (ms) => {
-      const index = await deadline(node.readIndex(), ms);
+    return await serve(c, async () => {
+      const index = await deadline(node.readIndex(), deadlineMs);
       return answer(index);
-    }, false);
-  });
-
-  if (options.peerAuth) {
-    const auth = options.peerAuth;
-    app.post(FORWARD_PATH, async (c) => {
-      const checked = await auth.check(c.req.raw, FORWARD_PATH);
-      if ("status" in checked) {
-        return c.json({ error: checked.error }, checked.status);
-      }
-      return await serveForwardBatch(
-        checked.body,
-        c.req.header(FORWARDED) ?? "peer",
-        new URL(c.req.url).origin,
-        (request) => app.fetch(request),
-      );
     });
-  }
+  });
 
   app.get("/status", (c) =>
     c.json({
@@ -346,7 +258,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     drain(ms: number): Promise<void> {
       if (inFlight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
+        const timer = setTimeout(resolve);
         drained = () => {
           clearTimeout(timer);
           resolve();

@@ -147,9 +147,11 @@ export async function startKvNode(
     isolationWindowMs: config.isolationMs ??
       (config.electionTimeoutMs ? 2 * config.electionTimeoutMs : undefined),
     maxEntriesPerAppend: MAX_ENTRIES_PER_APPEND,
-    // A follower sends writes to the leader with the Raft messages (one
-    // peer request carries many) instead of one HTTP hop each.
+    // A follower sends writes and read-index requests to the leader with the
+    // Raft messages (one peer request carries many) instead of an HTTP hop
+    // each, and serves the reads from its own state once it caught up.
     forwardProposals: true,
+    forwardReads: true,
     // Batches stay well under the peer body limit (base64 and JSON framing
     // add about a third), so catch-up never sends a batch peers refuse.
     maxAppendBytes: MAX_BODY_BYTES / 4,
@@ -163,8 +165,6 @@ export async function startKvNode(
     members: config.peers,
     deadlineMs: config.deadlineMs,
     metrics,
-    peerAuth: transport.auth,
-    nodeForwardsProposals: true,
   });
   const app = new Hono();
   app.post(RAFT_MESSAGES_PATH, (c) => transport.fetch(c.req.raw));
