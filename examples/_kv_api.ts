@@ -258,7 +258,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     drain(ms: number): Promise<void> {
       if (inFlight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve);
+        const timer = setTimeout(resolve, ms);
         drained = () => {
           clearTimeout(timer);
           resolve();
