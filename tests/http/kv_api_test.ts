@@ -288,6 +288,37 @@ Deno.test("KV API refuses new requests while shutting down and drains", async ()
   assert.equal(a.machine.get("k"), "v");
 });
 
+Deno.test("KV API drain waits for requests in flight, up to its limit", async () => {
+  await using c = await cluster(["a", "b", "c"], {
+    deadlineMs: 600,
+    isolationWindowMs: 60_000,
+  });
+  const leader = await until(() => leaderOf(c.members), LONG);
+  c.net.partition(
+    [leader.id],
+    c.members.filter((m) => m !== leader).map((m) => m.id),
+  );
+  // Cut off from the others, the leader cannot commit: the put waits out
+  // its 600 ms deadline.
+  let answered = false;
+  const stuck = call(leader, "PUT", "/kv/k", "v").then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  leader.api.beginShutdown();
+  const shortStart = performance.now();
+  await leader.api.drain(100);
+  assert.ok(performance.now() - shortStart >= 90, "drain waited its limit");
+  assert.equal(answered, false, "the limit, not the request, ended it");
+  const longStart = performance.now();
+  await leader.api.drain(10_000);
+  // It settles when the request's deadline ends it (about 480 ms on).
+  const waited = performance.now() - longStart;
+  assert.ok(waited >= 300 && waited < 9_000, `drain waited ${waited} ms`);
+  assert.equal((await stuck).status, 504);
+});
+
 Deno.test("KV API reports status and Prometheus metrics", async () => {
   await using c = await cluster(["a"]);
   const [a] = c.members;
