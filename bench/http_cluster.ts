@@ -10,7 +10,8 @@
  *   From each node's `/metrics`, the mean KvStorage append during the
  *   point (leader / followers) and the mean leader round trip (a request
  *   to a follower until its answers are handled, which includes the
- *   follower's append): where a write's time goes.
+ *   follower's append; heartbeats count too): where a write's time goes.
+ *   Both show "-" when the leader changed during the point.
  * - **Failover**: a fresh cluster; every 10 ms one put goes through each
  *   node; the leader is SIGKILLed; recovery is the completion of the first
  *   successful put issued after the kill, minus the kill time. The victim
@@ -152,9 +153,11 @@ async function histogramTotals(
 ): Promise<Totals> {
   const totals: Totals = new Map();
   await Promise.all(urls.map(async (url, i) => {
-    const response = await fetch(`${url}/metrics`).catch(() => null);
-    if (!response?.ok) return;
-    for (const line of (await response.text()).split("\n")) {
+    const text = await fetch(`${url}/metrics`)
+      .then((r) => r.ok ? r.text() : r.body?.cancel().then(() => null) ?? null)
+      .catch(() => null);
+    if (text === null) return;
+    for (const line of text.split("\n")) {
       const m = line.match(/^(\w+)_(sum|count)\{([^}]*)\} (\S+)$/);
       if (!m || m[1] !== family) continue;
       const key = `${i} ${m[3]}`;
@@ -174,8 +177,10 @@ function meanMs(
 ): number {
   let sum = 0, count = 0;
   for (const [key, t] of after) {
-    if (!pick(key)) continue;
-    const b = before.get(key) ?? { sum: 0, count: 0 };
+    // A series without a reading before the point would count its whole
+    // history: left out.
+    const b = before.get(key);
+    if (!pick(key) || b === undefined) continue;
     sum += t.sum - b.sum;
     count += t.count - b.count;
   }
@@ -269,12 +274,16 @@ try {
           l.includes("-> IsolatedLeader")
         ).length;
       const isolatedBefore = isolated();
+      const leaderNow = async () =>
+        (await Promise.all(urls.map((u) => statusOf(u))))
+          .findIndex((st) => st?.role === "Leader");
+      const leaderBefore = await leaderNow();
       const writesBefore = await histogramTotals(urls, STORAGE);
       const tripsBefore = await histogramTotals(urls, ROUND_TRIP);
       const r = await load(urls, clients, seconds);
       const termAfter = (await statusOf(urls[0]))?.term ?? 0;
-      const statuses = await Promise.all(urls.map((u) => statusOf(u)));
-      const leader = statuses.findIndex((st) => st?.role === "Leader");
+      // Split by role only when one node led the whole point.
+      const leader = (await leaderNow()) === leaderBefore ? leaderBefore : -1;
       const writesAfter = await histogramTotals(urls, STORAGE);
       const tripsAfter = await histogramTotals(urls, ROUND_TRIP);
       const appends = (mine: boolean) =>
@@ -291,8 +300,10 @@ try {
         fmt(percentile(r.latencies, 0.5), 2),
         fmt(percentile(r.latencies, 0.99), 2),
         fmt(r.errors),
-        `${fmt(appends(true), 2)} / ${fmt(appends(false), 2)}`,
-        fmt(
+        leader < 0
+          ? "-"
+          : `${fmt(appends(true), 2)} / ${fmt(appends(false), 2)}`,
+        leader < 0 ? "-" : fmt(
           meanMs(
             tripsBefore,
             tripsAfter,

@@ -33,6 +33,11 @@ const IO_BUCKETS_S = [
   ...REQUEST_BUCKETS_S.filter((le) => le <= 1),
 ];
 
+/** A label value as the text format wants it: `\`, `"` and newline escaped. */
+function escapeLabel(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
+}
+
 /** One Prometheus histogram family, one series per label value. */
 class Histogram {
   readonly #name: string;
@@ -73,7 +78,7 @@ class Histogram {
     const name = this.#name;
     lines.push(`# HELP ${name} ${this.#help}`, `# TYPE ${name} histogram`);
     for (const [value, h] of this.#series) {
-      const label = `${this.#label}="${value}"`;
+      const label = `${this.#label}="${escapeLabel(value)}"`;
       this.#buckets.forEach((le, i) =>
         lines.push(`${name}_bucket{${label},le="${le}"} ${h.counts[i]}`)
       );

@@ -17,7 +17,9 @@
  * | `GET /status` | `{"id","role","term","leaderId","commitIndex","lastApplied","members"}` |
  * | `GET /metrics` | Prometheus text |
  *
- * A follower forwards client requests to the leader (one hop). 503 (with
+ * A follower passes client requests to the leader through its node
+ * (`forwardProposals`, `forwardReads`: with the Raft messages, one hop) and
+ * answers once it applied the write or reached the read index. 503 (with
  * `Retry-After`) means the request was never proposed and is safe to retry:
  * no leader known, isolated leader, transfer in progress, shutting down.
  * 504 means it was proposed but its outcome is unknown (deadline, default

@@ -49,9 +49,9 @@ function isCommand(command: Json): command is KvCommand & Json {
 
 /** Shards of the key space (see {@linkcode KvStateMachine}). */
 const SHARDS = 1024;
-/** Key-value pairs per line of a snapshot. */
+/** Key-value pairs per line of a snapshot (default). */
 const PAIRS_PER_LINE = 1_000;
-/** Serializing or restoring yields once this much time went by. */
+/** Serializing or restoring yields once this much time went by (default). */
 const SLICE_MS = 4;
 /** First line of a snapshot in the line format; older ones are one array. */
 const HEADER = "kv-snapshot 2\n";
@@ -72,11 +72,15 @@ function hasHeader(data: Uint8Array): boolean {
   return HEADER_BYTES.every((byte, i) => data[i] === byte);
 }
 
-/** Yields when the current slice of work ran `SLICE_MS` or longer. */
+/** Yields when the current slice of work ran `sliceMs` or longer. */
 class Slicer {
+  readonly #sliceMs: number;
   #since = performance.now();
+  constructor(sliceMs: number) {
+    this.#sliceMs = sliceMs;
+  }
   async maybeYield(): Promise<void> {
-    if (performance.now() - this.#since < SLICE_MS) return;
+    if (performance.now() - this.#since < this.#sliceMs) return;
     await yieldNow();
     this.#since = performance.now();
   }
@@ -104,12 +108,24 @@ class Slicer {
  * ```
  */
 export class KvStateMachine implements StateMachine<KvResult> {
+  readonly #sliceMs: number;
+  readonly #pairsPerLine: number;
   #shards: Map<string, string>[] = Array.from(
     { length: SHARDS },
     () => new Map(),
   );
   /** Maps that snapshots being serialized still read, and how many do. */
   readonly #pinned = new Map<Map<string, string>, number>();
+
+  /**
+   * `sliceMs` (default 4): how long serializing or restoring runs before it
+   * yields to the event loop; `pairsPerLine` (default 1,000): pairs per
+   * line of a snapshot, the unit between yields.
+   */
+  constructor(options: { sliceMs?: number; pairsPerLine?: number } = {}) {
+    this.#sliceMs = options.sliceMs ?? SLICE_MS;
+    this.#pairsPerLine = Math.max(1, options.pairsPerLine ?? PAIRS_PER_LINE);
+  }
 
   /** Applies a committed command. Unknown commands change nothing. */
   apply(command: Json): KvResult {
@@ -153,7 +169,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
     try {
       const encoder = new TextEncoder();
       const parts: Uint8Array[] = [HEADER_BYTES];
-      const slicer = new Slicer();
+      const slicer = new Slicer(this.#sliceMs);
       let line: [string, string][] = [];
       const flush = () => {
         parts.push(encoder.encode(JSON.stringify(line) + "\n"));
@@ -162,7 +178,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
       for (const map of captured) {
         for (const pair of map) {
           line.push(pair);
-          if (line.length === PAIRS_PER_LINE) {
+          if (line.length === this.#pairsPerLine) {
             flush();
             await slicer.maybeYield();
           }
@@ -179,18 +195,30 @@ export class KvStateMachine implements StateMachine<KvResult> {
     }
   }
 
-  /** Replaces the state with a snapshot's (either format). */
+  /**
+   * Replaces the state with a snapshot's (either format). Malformed data
+   * throws (SyntaxError, TypeError) and leaves the state as it was.
+   */
   async restore(data: Uint8Array): Promise<void> {
     const shards: Map<string, string>[] = Array.from(
       { length: SHARDS },
       () => new Map(),
     );
-    const take = (pairs: [string, string][]) => {
-      for (const [key, value] of pairs) shards[shardOf(key)].set(key, value);
+    const take = (pairs: unknown) => {
+      if (!Array.isArray(pairs)) throw new TypeError("snapshot: not an array");
+      for (const pair of pairs) {
+        if (
+          !Array.isArray(pair) || pair.length !== 2 ||
+          typeof pair[0] !== "string" || typeof pair[1] !== "string"
+        ) {
+          throw new TypeError("snapshot: a pair is not [key, value] strings");
+        }
+        shards[shardOf(pair[0])].set(pair[0], pair[1]);
+      }
     };
     const decoder = new TextDecoder();
     if (hasHeader(data)) {
-      const slicer = new Slicer();
+      const slicer = new Slicer(this.#sliceMs);
       let start = HEADER_BYTES.length;
       while (start < data.length) {
         let end = data.indexOf(0x0a, start);

@@ -191,8 +191,7 @@ export class PeerSender {
       });
       if (response.status === 200) {
         o.stats.sentMessages += count;
-        await this.#answers(response, nonce);
-        this.#roundTrip(sentAt);
+        if (await this.#answers(response, nonce)) this.#roundTrip(sentAt);
         return true;
       }
       // Reading the (small) body lets the keep-alive connection be reused.
@@ -244,8 +243,11 @@ export class PeerSender {
     }
   }
 
-  /** Checks the answers in a response and hands them on; drops bad ones. */
-  async #answers(response: Response, nonce: string): Promise<void> {
+  /**
+   * Checks the answers in a response and hands them on; drops bad ones.
+   * True when they were handed on.
+   */
+  async #answers(response: Response, nonce: string): Promise<boolean> {
     const o = this.#o;
     let body: Uint8Array;
     try {
@@ -260,7 +262,7 @@ export class PeerSender {
             }`,
         ),
       );
-      return;
+      return false;
     }
     const signature = response.headers.get(HEADERS.signature) ?? "";
     const timestamp = response.headers.get(HEADERS.timestamp) ?? "";
@@ -275,9 +277,10 @@ export class PeerSender {
       o.onError(
         new Error(`Cannot trust answers from ${o.peerId}: bad signature`),
       );
-      return;
+      return false;
     }
     o.stats.answersReceived++;
     o.onAnswers(body);
+    return true;
   }
 }

@@ -113,7 +113,10 @@ export interface HttpTransportOptions {
    * every answer in a request of its own (default 20 ms).
    */
   readonly answerWaitMs?: number;
-  /** Receives delivery failures and rejected requests (default: ignore). */
+  /**
+   * Receives delivery failures and rejected requests (default: ignore). An
+   * error it throws is printed with `console.error` and changes nothing.
+   */
   readonly onError?: (error: Error) => void;
   /**
    * Called once per request a peer accepted, with the seconds from sending
@@ -220,7 +223,16 @@ export function createHttpTransport(
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const now = options.now ?? Date.now;
-  const onError = options.onError ?? (() => {});
+  // A throwing observer must not fail the delivery it is told about (the
+  // sender would count a delivered request as lost): its error goes to the
+  // console instead, the one place left to report it.
+  const onError = (error: Error) => {
+    try {
+      options.onError?.(error);
+    } catch (thrown) {
+      console.error("deno-raft: HttpTransport onError threw:", thrown);
+    }
+  };
   const auth = createPeerAuth({
     clusterId: options.clusterId,
     secret: options.secret,

@@ -54,18 +54,29 @@ Deno.test("KvStateMachine applies put, delete and cas with their results", () =>
   assert.equal(kv.size, 1);
 });
 
+/** Settles `promise` into a flag, to see whether it is still pending. */
+function track<T>(promise: Promise<T>): { done: boolean; value: Promise<T> } {
+  const state = { done: false, value: promise };
+  promise.then(() => state.done = true, () => state.done = true);
+  return state;
+}
+
 Deno.test("A snapshot holds the state of its call, not later applies", async () => {
-  const kv = filled(20_000);
-  const pending = kv.snapshot();
+  // Large enough that serializing takes many slices (tens of ms at least).
+  const kv = filled(100_000);
+  const pending = track(kv.snapshot());
+  let appliedWhilePending = 0;
   // Applies go on while the snapshot is serialized (the node does this).
-  for (let i = 0; i < 20_000; i += 7) {
+  for (let i = 0; i < 100_000 && !pending.done; i += 7) {
     kv.apply(put(`k${i}`, "later"));
     kv.apply({ op: "delete", key: `k${i + 1}` });
     kv.apply(put(`new${i}`, "later"));
+    appliedWhilePending++;
     if (i % 70 === 0) await yieldNow();
   }
-  const pairs = await pairsOf(await pending);
-  assert.equal(pairs.length, 20_000);
+  assert.ok(appliedWhilePending >= 10, `${appliedWhilePending} applies`);
+  const pairs = await pairsOf(await pending.value);
+  assert.equal(pairs.length, 100_000);
   for (const [key, value] of pairs) {
     assert.match(key, /^k\d+$/);
     assert.equal(value, `v${key.slice(1)}`);
@@ -82,17 +93,54 @@ Deno.test("A snapshot holds the state of its call, not later applies", async () 
 });
 
 Deno.test("Two snapshots in flight each keep their own state", async () => {
-  const kv = filled(5_000);
-  const first = kv.snapshot();
+  const kv = filled(100_000);
+  const first = track(kv.snapshot());
   kv.apply(put("k1", "second"));
-  const second = kv.snapshot();
-  kv.apply(put("k1", "third"));
+  kv.apply(put("k2", "second"));
+  // Twice the keys: the second snapshot is still being written when the
+  // first is done, and must not lose its pins when the first unpins.
+  for (let i = 0; i < 100_000; i++) kv.apply(put(`m${i}`, "m"));
+  const second = track(kv.snapshot());
+  while (!first.done) await yieldNow();
+  let appliedWhilePending = 0;
+  for (let i = 0; i < 100_000 && !second.done; i += 7) {
+    kv.apply(put(`k${i}`, "third"));
+    kv.apply({ op: "delete", key: `m${i}` });
+    appliedWhilePending++;
+    if (i % 70 === 0) await yieldNow();
+  }
+  assert.ok(appliedWhilePending >= 10, `${appliedWhilePending} applies`);
   const [a, b] = [new KvStateMachine(), new KvStateMachine()];
-  await a.restore(await first);
-  await b.restore(await second);
-  assert.equal(a.get("k1"), "v1");
-  assert.equal(b.get("k1"), "second");
-  assert.equal(kv.get("k1"), "third");
+  await a.restore(await first.value);
+  await b.restore(await second.value);
+  assert.equal(a.size, 100_000);
+  assert.deepEqual([a.get("k1"), a.get("k2"), a.get("k7")], ["v1", "v2", "v7"]);
+  assert.equal(a.get("m0"), null);
+  assert.equal(b.size, 200_000);
+  assert.deepEqual([b.get("k1"), b.get("k2"), b.get("k7")], [
+    "second",
+    "second",
+    "v7",
+  ]);
+  assert.equal(b.get("m0"), "m");
+  assert.equal(kv.get("k7"), "third");
+});
+
+Deno.test("A snapshot that finishes leaves another one's maps pinned", async () => {
+  // One pair per slice and a yield after each: fully interleaved.
+  const kv = new KvStateMachine({ sliceMs: 0, pairsPerLine: 1 });
+  for (let i = 0; i < 200; i++) kv.apply(put(`k${i}`, `v${i}`));
+  const first = track(kv.snapshot());
+  for (let i = 0; i < 20; i++) await yieldNow();
+  // Nothing written in between: both read the same maps.
+  const second = track(kv.snapshot());
+  while (!first.done) await yieldNow();
+  assert.equal(second.done, false, "the second started 20 turns later");
+  for (let i = 0; i < 200; i++) kv.apply(put(`k${i}`, "later"));
+  const copy = new KvStateMachine();
+  await copy.restore(await second.value);
+  for (let i = 0; i < 200; i++) assert.equal(copy.get(`k${i}`), `v${i}`);
+  assert.equal(kv.get("k5"), "later");
 });
 
 Deno.test("restore reads values with newlines and the older one-array format", async () => {
@@ -121,9 +169,23 @@ Deno.test("restore reads values with newlines and the older one-array format", a
 
 Deno.test("restore of malformed data throws and keeps the state", async () => {
   const kv = filled(3);
-  const bad = new TextEncoder().encode('kv-snapshot 2\n[["a","b"]]\n{oops');
-  await assert.rejects(kv.restore(bad), SyntaxError);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  await assert.rejects(
+    kv.restore(encode('kv-snapshot 2\n[["a","b"]]\n{oops')),
+    SyntaxError,
+  );
+  for (
+    const line of ['"ab"', '[["a",1]]', '[["a"]]', '[["a","b","c"]]', "[3]"]
+  ) {
+    await assert.rejects(
+      kv.restore(encode(`kv-snapshot 2\n[["x","y"]]\n${line}`)),
+      TypeError,
+      line,
+    );
+  }
+  await assert.rejects(kv.restore(encode('{"not":"pairs"}')), TypeError);
   assert.equal(kv.get("k2"), "v2");
+  assert.equal(kv.get("x"), null);
   assert.equal(kv.size, 3);
 });
 
