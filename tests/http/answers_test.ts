@@ -97,12 +97,18 @@ Deno.test("Answers signed with another secret are dropped", async () => {
   );
   const peers = { a: servers[0].url, b: servers[1].url };
   const errors: Error[] = [];
+  const trips: string[] = [];
   const a = createHttpTransport({
     id: "a",
     clusterId: "c",
     secret: "the cluster secret",
     peers,
-    onError: (e) => errors.push(e),
+    onError: (e) => {
+      errors.push(e);
+      // An observer that throws changes nothing either.
+      throw new Error("observer broke");
+    },
+    onRoundTrip: (peer) => trips.push(peer),
   });
   const b = createHttpTransport({
     id: "b",
@@ -153,6 +159,10 @@ Deno.test("Answers signed with another secret are dropped", async () => {
     assert.equal(b.stats.answeredMessages, 1);
     assert.equal(a.stats.answersReceived, 0);
     assert.deepEqual(delivered, []);
+    // Dropped answers are no round trip, and the request was not lost.
+    assert.deepEqual(trips, []);
+    assert.equal(a.stats.failedRequests, 0);
+    assert.equal(a.stats.sentMessages, 1);
   } finally {
     for (const t of [a, b]) await t.close();
     for (const s of servers) await s.shutdown();

@@ -111,6 +111,14 @@ Deno.test("KvMetrics renders request, storage and round-trip histograms", () => 
   );
   assert.equal(sample(text, `${write}_count{method="saveHardState"}`), 1);
 
+  // Label values are escaped as the text format wants.
+  const odd = new KvMetrics();
+  odd.roundTrip('a"b\\c\nd', 0.001);
+  assert.match(
+    odd.render(),
+    /raft_transport_round_trip_seconds_count\{peer="a\\"b\\\\c\\nd"\} 1/,
+  );
+
   const trip = "raft_transport_round_trip_seconds";
   assert.equal(sample(text, `${trip}_bucket{peer="b",le="0.0005"}`), 0);
   assert.equal(sample(text, `${trip}_bucket{peer="b",le="0.001"}`), 1);
