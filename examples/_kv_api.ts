@@ -40,7 +40,7 @@ export interface KvApiOptions {
   /**
    * The node to serve. Created with `forwardProposals` and `forwardReads`,
    * its followers take every request; without them a follower answers 503
-   * (never proposed) and names no one to retry with.
+   * (never proposed) with the leader it knows named in the error.
    */
   readonly node: RaftNode<KvResult>;
   readonly machine: KvStateMachine;
@@ -113,7 +113,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
   let drained: (() => void) | null = null;
 
   /** Runs a request on this node; a failure becomes its status. */
-  async function serve(
+  async function respond(
     c: Context,
     run: () => Promise<Response>,
   ): Promise<Response> {
@@ -180,7 +180,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     } catch {
       return c.json({ error: "value must be UTF-8" }, 400);
     }
-    return await serve(c, async () => {
+    return await respond(c, async () => {
       const r = await propose({ op: "put", key, value });
       return c.json({ index: r.index }, 200);
     });
@@ -189,7 +189,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
   app.delete("/kv/:key", async (c) => {
     const key = checkKey(c);
     if (key instanceof Response) return key;
-    return await serve(c, async () => {
+    return await respond(c, async () => {
       const r = await propose({ op: "delete", key });
       return c.json({ index: r.index }, 200);
     });
@@ -208,7 +208,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
           : 'body must be {"expect": string | null, "value": string}',
       }, parsed as Status);
     }
-    return await serve(c, async () => {
+    return await respond(c, async () => {
       const r = await propose({ op: "cas", key, ...parsed });
       return c.json({ ok: r.result.ok, value: r.result.value }, 200);
     });
@@ -225,7 +225,7 @@ export function createKvApi(options: KvApiOptions): KvApi {
     };
     const stale = c.req.query("stale");
     if (stale === "true" || stale === "1") return answer(node.lastApplied);
-    return await serve(c, async () => {
+    return await respond(c, async () => {
       const index = await deadline(node.readIndex(), deadlineMs);
       return answer(index);
     });
